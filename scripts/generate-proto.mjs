@@ -1,0 +1,31 @@
+// Generates what the server needs from proto/: a descriptor set with every
+// import included (grpc-js reflection cannot resolve imports from proto-loader's
+// per-file descriptors, so `buf curl` would fail) and TypeScript types for the
+// handlers. Output goes to src/generated/proto, never edited by hand.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+
+const out = "src/generated/proto";
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+execFileSync("node_modules/.bin/buf", ["build", "-o", `${out}/descriptor-set.binpb`], { stdio: "inherit" });
+execFileSync(
+  "node_modules/.bin/proto-loader-gen-types",
+  [
+    "--longs=String",
+    "--enums=String",
+    "--defaults",
+    "--oneofs",
+    "--grpcLib=@grpc/grpc-js",
+    "--outDir", `${out}/types`,
+    "--includeDirs", "proto", "third_party",
+    "--importFileExtension=.js",
+    "sessionauthority/v1/session_service.proto",
+    "sessionauthority/v1/token_service.proto",
+    "sessionauthority/v1/error_reason.proto",
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
+  ],
+  { stdio: "inherit" },
+);

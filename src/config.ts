@@ -1,0 +1,161 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { parseDurationMs } from "./duration.js";
+
+// The only reader of process.env: everything else receives a typed Config.
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDurationMs(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `"${text}" is not a duration such as 30s, 10m, 14d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const sha256Hex = /^[0-9a-f]{64}$/;
+
+const envSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
+  DATA_DIR: z.string().min(1).default("./data"),
+  DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  GRPC_HOST: z.string().min(1).default("127.0.0.1"),
+  GRPC_PORT: port(50051),
+  HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  HTTP_PORT: port(8080),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TOKEN_ISSUER: z.string().min(1).default("session-authority"),
+  TOKEN_AUDIENCE: z.string().min(1).default("platform"),
+  ACCESS_TOKEN_TTL: duration("10m"),
+  ACCESS_TOKEN_TTL_MAX: duration("1h"),
+  REFRESH_TOKEN_TTL: duration("14d"),
+  REFRESH_TOKEN_TTL_MAX: duration("30d"),
+  SESSION_TTL: duration("90d"),
+  SESSION_TTL_MAX: duration("365d"),
+  MAX_ACTIVE_SESSIONS_PER_USER: count(0),
+  SUSPICIOUS_ACTIVITY_THRESHOLD: count(5),
+  TOUCH_COALESCE_WINDOW: duration("5s"),
+  CLIENT_INFO_RETENTION: duration("90d"),
+  RETENTION_SWEEP_INTERVAL: duration("1h"),
+  API_KEYS: z.string().default(""),
+  POLICY_FILE: z.string().optional(),
+  SHUTDOWN_DRAIN_DELAY: duration("0s"),
+  SHUTDOWN_TIMEOUT: duration("10s"),
+});
+
+export interface CallerKey {
+  readonly caller: string;
+  readonly sha256: Buffer;
+}
+
+export type Policy = ReadonlyMap<string, readonly string[]>;
+
+export interface Config {
+  readonly database: { readonly url: string | undefined; readonly dataDir: string; readonly poolSize: number };
+  readonly grpc: { readonly host: string; readonly port: number };
+  readonly http: { readonly host: string; readonly port: number };
+  readonly logLevel: string;
+  readonly tokens: {
+    readonly issuer: string;
+    readonly audience: string;
+    readonly accessTtlMs: number;
+    readonly accessTtlMaxMs: number;
+    readonly refreshTtlMs: number;
+    readonly refreshTtlMaxMs: number;
+    readonly sessionTtlMs: number;
+    readonly sessionTtlMaxMs: number;
+  };
+  readonly sessions: {
+    readonly maxActivePerUser: number;
+    readonly suspiciousActivityThreshold: number;
+    readonly touchCoalesceMs: number;
+    readonly clientInfoRetentionMs: number;
+    readonly retentionSweepIntervalMs: number;
+  };
+  readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
+  readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = parsed.data;
+  return {
+    database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE },
+    grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    logLevel: e.LOG_LEVEL,
+    tokens: {
+      issuer: e.TOKEN_ISSUER,
+      audience: e.TOKEN_AUDIENCE,
+      accessTtlMs: e.ACCESS_TOKEN_TTL,
+      accessTtlMaxMs: e.ACCESS_TOKEN_TTL_MAX,
+      refreshTtlMs: e.REFRESH_TOKEN_TTL,
+      refreshTtlMaxMs: e.REFRESH_TOKEN_TTL_MAX,
+      sessionTtlMs: e.SESSION_TTL,
+      sessionTtlMaxMs: e.SESSION_TTL_MAX,
+    },
+    sessions: {
+      maxActivePerUser: e.MAX_ACTIVE_SESSIONS_PER_USER,
+      suspiciousActivityThreshold: e.SUSPICIOUS_ACTIVITY_THRESHOLD,
+      touchCoalesceMs: e.TOUCH_COALESCE_WINDOW,
+      clientInfoRetentionMs: e.CLIENT_INFO_RETENTION,
+      retentionSweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
+    },
+    callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
+    shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
+  };
+}
+
+// API_KEYS holds "caller:sha256hex" pairs, comma separated: only hashes, so
+// the configuration itself is not a secret worth stealing.
+function parseApiKeys(text: string): CallerKey[] {
+  return text
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0)
+    .map((entry) => {
+      const separator = entry.lastIndexOf(":");
+      const caller = entry.slice(0, separator);
+      const hash = entry.slice(separator + 1).toLowerCase();
+      if (separator <= 0 || !sha256Hex.test(hash)) {
+        throw new ConfigError(`invalid configuration: API_KEYS: entries must be "caller:<sha256 hex of the key>"`);
+      }
+      return { caller, sha256: Buffer.from(hash, "hex") };
+    });
+}
+
+const policySchema = z.object({
+  callers: z.record(z.string().min(1), z.array(z.string().min(1))),
+});
+
+// The policy file maps a caller to the RPCs it may call, as full method
+// names ("sessionauthority.v1.SessionService/CreateSession"), a service
+// wildcard ("sessionauthority.v1.SessionService/*") or "*".
+function readPolicy(file: string): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: POLICY_FILE: cannot read ${file} as JSON (${String(error)})`);
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`invalid configuration: POLICY_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  return new Map(Object.entries(parsed.data.callers));
+}

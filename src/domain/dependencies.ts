@@ -1,0 +1,20 @@
+import type { Store } from "../store/store.js";
+import type { Clock } from "./context.js";
+import type { LifetimeSettings } from "./lifetimes.js";
+import type { TokenIssuer } from "./token-issuer.js";
+
+export interface SessionSettings extends LifetimeSettings {
+  /** 0 means no limit. */
+  readonly maxActivePerUser: number;
+  /** 0 means reports are only counted, never acted on. */
+  readonly suspiciousActivityThreshold: number;
+  readonly touchCoalesceMs: number;
+  readonly clientInfoRetentionMs: number;
+}
+
+export interface Dependencies {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly tokens: TokenIssuer;
+  readonly settings: SessionSettings;
+}

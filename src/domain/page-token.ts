@@ -1,0 +1,41 @@
+import { createHash } from "node:crypto";
+import type { SessionPageCursor } from "../store/records.js";
+import { DomainError } from "./errors.js";
+
+// A page token is the keyset position (created_at, id) of the last session
+// returned, bound to the query it came from: reusing it for another user or
+// filter is refused instead of silently returning the wrong rows.
+
+interface PageTokenBody {
+  readonly q: string;
+  readonly t: string;
+  readonly i: string;
+}
+
+export function queryFingerprint(parts: readonly unknown[]): string {
+  return createHash("sha256").update(JSON.stringify(parts)).digest("base64url").slice(0, 16);
+}
+
+export function encodePageToken(query: string, cursor: SessionPageCursor): string {
+  const body: PageTokenBody = { q: query, t: cursor.createdAt.toISOString(), i: cursor.id };
+  return Buffer.from(JSON.stringify(body)).toString("base64url");
+}
+
+export function decodePageToken(query: string, token: string): SessionPageCursor {
+  const invalid = new DomainError("INVALID_PAGE_TOKEN", "page_token was not issued for this listing", {
+    metadata: { field: "page_token" },
+  });
+  if (token.length > 512) throw invalid;
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalid;
+  }
+  if (typeof body !== "object" || body === null) throw invalid;
+  const { q, t, i } = body as Partial<Record<keyof PageTokenBody, unknown>>;
+  if (q !== query || typeof t !== "string" || typeof i !== "string") throw invalid;
+  const createdAt = new Date(t);
+  if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(i)) throw invalid;
+  return { createdAt, id: i };
+}

@@ -1,0 +1,23 @@
+import type { SessionRecord } from "../store/records.js";
+import type { Dependencies } from "./dependencies.js";
+import { invalidArgument } from "./errors.js";
+import { assertActive } from "./session-state.js";
+import { requiredId, sessionId } from "./validation.js";
+
+export interface RecordProviderAccessInput {
+  readonly sessionId: string;
+  readonly provider: string;
+  readonly syncTime: Date | undefined;
+}
+
+export async function recordProviderAccess(deps: Dependencies, input: RecordProviderAccessInput): Promise<SessionRecord> {
+  const id = sessionId("session_id", input.sessionId);
+  const provider = requiredId("provider", input.provider, 128);
+  const now = deps.clock.now();
+  const syncTime = input.syncTime ?? now;
+  if (syncTime.getTime() > now.getTime() + 60_000) throw invalidArgument("sync_time", "must not be in the future");
+  return deps.store.read(async ({ sessions }) => {
+    await sessions.recordProviderAccess(id, now, provider, syncTime);
+    return assertActive(await sessions.findById(id), now);
+  });
+}

@@ -1,0 +1,32 @@
+import type { SessionRecord } from "../store/records.js";
+import type { Dependencies } from "./dependencies.js";
+import { assertActive } from "./session-state.js";
+import { optionalIp, sessionId } from "./validation.js";
+
+export interface TouchSessionInput {
+  readonly sessionId: string;
+  readonly ipAddress: string;
+}
+
+export interface TouchResult {
+  readonly session: SessionRecord;
+  readonly recorded: boolean;
+}
+
+/**
+ * Callers send this on every request, so a touch within the coalescing window
+ * of the last recorded activity (and from the same IP) writes nothing.
+ */
+export async function touchSession(deps: Dependencies, input: TouchSessionInput): Promise<TouchResult> {
+  const id = sessionId("session_id", input.sessionId);
+  const ipAddress = optionalIp("ip_address", input.ipAddress);
+  const now = deps.clock.now();
+  const coalesceBefore = new Date(now.getTime() - deps.settings.touchCoalesceMs);
+  return deps.store.read(async ({ sessions }) => {
+    const recorded = await sessions.touch(id, now, ipAddress, coalesceBefore);
+    // Read after the write: either our update, a concurrent newer one, or the
+    // reason nothing was written (missing, revoked, expired, coalesced).
+    const session = assertActive(await sessions.findById(id), now);
+    return { session, recorded };
+  });
+}

@@ -1,0 +1,35 @@
+import type { SessionChanges, SessionRecord } from "../store/records.js";
+import { validateAuthentication, type AuthenticationInput } from "./authentication-context.js";
+import type { Dependencies } from "./dependencies.js";
+import { validateExtraClaims } from "./extra-claims.js";
+import { assertActive } from "./session-state.js";
+import { optionalId, optionalText, sessionId } from "./validation.js";
+
+/** Only fields that are present change. */
+export interface UpdateSessionInput {
+  readonly sessionId: string;
+  readonly deviceName?: string | undefined;
+  readonly isTrusted?: boolean | undefined;
+  readonly location?: string | undefined;
+  readonly activeOrgId?: string | undefined;
+  readonly authentication?: AuthenticationInput | undefined;
+  readonly extraClaims?: Record<string, unknown> | undefined;
+}
+
+export async function updateSession(deps: Dependencies, input: UpdateSessionInput): Promise<SessionRecord> {
+  const id = sessionId("session_id", input.sessionId);
+  const now = deps.clock.now();
+  const changes: { -readonly [K in keyof SessionChanges]: SessionChanges[K] } = {};
+  if (input.deviceName !== undefined) changes.deviceName = optionalText("device_name", input.deviceName, 256);
+  if (input.isTrusted !== undefined) changes.isTrusted = input.isTrusted;
+  if (input.location !== undefined) changes.location = optionalText("location", input.location, 128);
+  if (input.activeOrgId !== undefined) changes.activeOrgId = optionalId("active_org_id", input.activeOrgId);
+  if (input.authentication !== undefined) Object.assign(changes, validateAuthentication(input.authentication, now));
+  if (input.extraClaims !== undefined) changes.extraClaims = validateExtraClaims("extra_claims", input.extraClaims);
+  return deps.store.read(async ({ sessions }) => {
+    // The guarded update changes only an active session; the read afterwards
+    // says why when nothing changed.
+    await sessions.update(id, now, changes);
+    return assertActive(await sessions.findById(id), now);
+  });
+}

@@ -1,0 +1,66 @@
+import * as grpc from "@grpc/grpc-js";
+import type { ErrorCode } from "../domain/errors.js";
+import { ErrorInfoMessage, StatusMessage } from "./rich-status-types.js";
+
+// The one table from domain error codes to gRPC status codes, and the
+// encoding of google.rpc.Status with ErrorInfo into grpc-status-details-bin.
+
+export const ERROR_DOMAIN = "sessionauthority";
+
+export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  RESERVED_CLAIM: grpc.status.INVALID_ARGUMENT,
+  INVALID_PAGE_TOKEN: grpc.status.INVALID_ARGUMENT,
+  SESSION_NOT_FOUND: grpc.status.NOT_FOUND,
+  SESSION_REVOKED: grpc.status.FAILED_PRECONDITION,
+  SESSION_EXPIRED: grpc.status.FAILED_PRECONDITION,
+  TOKEN_UNKNOWN: grpc.status.UNAUTHENTICATED,
+  TOKEN_EXPIRED: grpc.status.UNAUTHENTICATED,
+  TOKEN_REVOKED: grpc.status.UNAUTHENTICATED,
+  TOKEN_REUSED: grpc.status.UNAUTHENTICATED,
+  VERSION_STALE: grpc.status.UNAUTHENTICATED,
+  CALLER_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  CALLER_NOT_ALLOWED: grpc.status.PERMISSION_DENIED,
+  DATABASE_UNAVAILABLE: grpc.status.UNAVAILABLE,
+  NOT_IMPLEMENTED: grpc.status.UNIMPLEMENTED,
+  SHUTTING_DOWN: grpc.status.UNAVAILABLE,
+};
+
+
+export interface ErrorStatus {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly metadata: grpc.Metadata;
+}
+
+/** A status whose details carry google.rpc.Status { ErrorInfo { reason, domain, metadata } }. */
+export function errorStatus(code: grpc.status, reason: string, message: string, metadata: Record<string, string> = {}): ErrorStatus {
+  const errorInfo = ErrorInfoMessage.encode(ErrorInfoMessage.fromObject({ reason, domain: ERROR_DOMAIN, metadata })).finish();
+  const status = StatusMessage.encode(
+    StatusMessage.fromObject({
+      code,
+      message,
+      details: [{ type_url: "type.googleapis.com/google.rpc.ErrorInfo", value: errorInfo }],
+    }),
+  ).finish();
+  const trailers = new grpc.Metadata();
+  trailers.set("grpc-status-details-bin", Buffer.from(status));
+  return { code, details: message, metadata: trailers };
+}
+
+export interface DecodedErrorInfo {
+  readonly reason: string;
+  readonly domain: string;
+  readonly metadata: Record<string, string>;
+}
+
+/** Reads ErrorInfo back from a status's trailers (used by tests and clients in TS). */
+export function decodeErrorInfo(metadata: grpc.Metadata | undefined): DecodedErrorInfo | undefined {
+  const raw = metadata?.get("grpc-status-details-bin")[0];
+  if (!(raw instanceof Buffer)) return undefined;
+  const status = StatusMessage.toObject(StatusMessage.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
+  const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.ErrorInfo"));
+  if (info === undefined) return undefined;
+  const decoded = ErrorInfoMessage.toObject(ErrorInfoMessage.decode(info.value)) as Partial<DecodedErrorInfo>;
+  return { reason: decoded.reason ?? "", domain: decoded.domain ?? "", metadata: decoded.metadata ?? {} };
+}

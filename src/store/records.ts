@@ -1,0 +1,130 @@
+import type { Session as SessionRow } from "../generated/prisma/client.js";
+
+// Plain records handed to the domain, so nothing above the store depends on
+// Prisma's types.
+
+export type JsonObject = Record<string, unknown>;
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly activeOrgId: string | null;
+  readonly deviceName: string | null;
+  readonly userAgent: string | null;
+  readonly ipAddress: string | null;
+  readonly lastIpAddress: string | null;
+  readonly location: string | null;
+  readonly isTrusted: boolean;
+  readonly amr: readonly string[];
+  readonly acr: string | null;
+  readonly authTime: Date;
+  readonly extraClaims: JsonObject;
+  readonly suspiciousActivityCount: number;
+  readonly accessedProviders: readonly string[];
+  readonly lastProvider: string | null;
+  readonly lastProviderSyncAt: Date | null;
+  readonly createdBy: string;
+  readonly tokenVersion: bigint;
+  readonly globalVersion: bigint;
+  readonly createdAt: Date;
+  readonly lastActivityAt: Date;
+  readonly expiresAt: Date;
+  readonly revokedAt: Date | null;
+  readonly revokeReason: string | null;
+}
+
+export function toSessionRecord(row: SessionRow): SessionRecord {
+  const claims = row.extraClaims;
+  return {
+    id: row.id,
+    userId: row.userId,
+    activeOrgId: row.activeOrgId,
+    deviceName: row.deviceName,
+    userAgent: row.userAgent,
+    ipAddress: row.ipAddress,
+    lastIpAddress: row.lastIpAddress,
+    location: row.location,
+    isTrusted: row.isTrusted,
+    amr: row.amr,
+    acr: row.acr,
+    authTime: row.authTime,
+    extraClaims: claims !== null && typeof claims === "object" && !Array.isArray(claims) ? (claims as JsonObject) : {},
+    suspiciousActivityCount: row.suspiciousActivityCount,
+    accessedProviders: row.accessedProviders,
+    lastProvider: row.lastProvider,
+    lastProviderSyncAt: row.lastProviderSyncAt,
+    createdBy: row.createdBy,
+    tokenVersion: row.tokenVersion,
+    globalVersion: row.globalVersion,
+    createdAt: row.createdAt,
+    lastActivityAt: row.lastActivityAt,
+    expiresAt: row.expiresAt,
+    revokedAt: row.revokedAt,
+    revokeReason: row.revokeReason,
+  };
+}
+
+export interface NewSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly activeOrgId: string | null;
+  readonly deviceName: string | null;
+  readonly userAgent: string | null;
+  readonly ipAddress: string | null;
+  readonly location: string | null;
+  readonly isTrusted: boolean;
+  readonly amr: readonly string[];
+  readonly acr: string | null;
+  readonly authTime: Date;
+  readonly extraClaims: JsonObject;
+  readonly createdBy: string;
+  readonly idempotencyKey: string | null;
+  readonly tokenVersion: bigint;
+  readonly globalVersion: bigint;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface NewRefreshToken {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly parentId: string | null;
+  readonly hash: Buffer;
+  readonly tokenVersion: bigint;
+  readonly globalVersion: bigint;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+export interface RefreshTokenRecord {
+  readonly id: string;
+  readonly sessionId: string;
+  readonly expiresAt: Date;
+  readonly rotatedAt: Date | null;
+  readonly revokedAt: Date | null;
+}
+
+export interface NewRevocationEvent {
+  readonly kind: "session_created" | "session_revoked" | "user_data_deleted";
+  readonly sessionId: string | null;
+  readonly userId: string;
+  readonly orgId: string | null;
+  readonly reason: string;
+  readonly caller: string;
+}
+
+export interface SessionChanges {
+  readonly deviceName?: string | null;
+  readonly isTrusted?: boolean;
+  readonly location?: string | null;
+  readonly activeOrgId?: string | null;
+  readonly amr?: readonly string[];
+  readonly acr?: string | null;
+  readonly authTime?: Date;
+  readonly extraClaims?: JsonObject;
+}
+
+export interface SessionPageCursor {
+  readonly createdAt: Date;
+  readonly id: string;
+}

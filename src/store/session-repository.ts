@@ -1,0 +1,194 @@
+import type { Prisma as PrismaNamespace } from "../generated/prisma/client.js";
+import type { TransactionClient } from "./transaction.js";
+import type { Prisma } from "./database.js";
+import {
+  toSessionRecord,
+  type NewRevocationEvent,
+  type NewSession,
+  type SessionChanges,
+  type SessionPageCursor,
+  type SessionRecord,
+} from "./records.js";
+
+type Db = Prisma | TransactionClient;
+
+const active = (now: Date) => ({ revokedAt: null, expiresAt: { gt: now } });
+
+/** Sessions and the rows that live and die with them. */
+export class SessionRepository {
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Creates the user's row if needed and locks it until the transaction ends:
+   * concurrent logins of one user queue here, so the session limit and the
+   * idempotency check see each other's work.
+   */
+  async lockUser(userId: string): Promise<{ tokenVersion: bigint }> {
+    await this.db.$executeRaw`INSERT INTO users (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO NOTHING`;
+    const rows = await this.db.$queryRaw<{ token_version: bigint }[]>`
+      SELECT token_version FROM users WHERE user_id = ${userId} FOR UPDATE`;
+    const row = rows[0];
+    if (row === undefined) throw new Error("user row vanished while locked");
+    return { tokenVersion: row.token_version };
+  }
+
+  async globalVersion(): Promise<bigint> {
+    const state = await this.db.globalState.findUniqueOrThrow({ where: { id: 1 } });
+    return state.globalVersion;
+  }
+
+  async findById(id: string): Promise<SessionRecord | null> {
+    const row = await this.db.session.findUnique({ where: { id } });
+    return row === null ? null : toSessionRecord(row);
+  }
+
+  async findByIdempotencyKey(userId: string, key: string, since: Date): Promise<SessionRecord | null> {
+    const row = await this.db.session.findFirst({ where: { userId, idempotencyKey: key, createdAt: { gte: since } } });
+    return row === null ? null : toSessionRecord(row);
+  }
+
+  /** Active sessions of a user, oldest first: the eviction order of the session limit. */
+  async activeSessionIdsOldestFirst(userId: string, now: Date): Promise<string[]> {
+    const rows = await this.db.session.findMany({
+      where: { userId, ...active(now) },
+      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
+  }
+
+  async insert(session: NewSession): Promise<SessionRecord> {
+    const row = await this.db.session.create({
+      data: {
+        ...session,
+        amr: [...session.amr],
+        extraClaims: session.extraClaims as PrismaNamespace.InputJsonObject,
+        lastIpAddress: session.ipAddress,
+        lastActivityAt: session.createdAt,
+      },
+    });
+    return toSessionRecord(row);
+  }
+
+  /** Marks the given sessions revoked (those not already) and kills their live tokens. */
+  async revoke(ids: readonly string[], reason: string, now: Date): Promise<SessionRecord[]> {
+    if (ids.length === 0) return [];
+    // RETURNING only the rows this statement changed tells us exactly which
+    // sessions we revoked, even when another call revokes some at the same time.
+    const revoked = await this.db.$queryRaw<{ id: string }[]>`
+      UPDATE sessions SET revoked_at = ${now}, revoke_reason = ${reason}
+      WHERE id = ANY(${[...ids]}::uuid[]) AND revoked_at IS NULL
+      RETURNING id`;
+    const revokedIds = revoked.map((row) => row.id);
+    if (revokedIds.length === 0) return [];
+    await this.db.refreshToken.updateMany({
+      where: { sessionId: { in: revokedIds }, revokedAt: null, rotatedAt: null },
+      data: { revokedAt: now, revokeReason: reason },
+    });
+    const rows = await this.db.session.findMany({ where: { id: { in: revokedIds } } });
+    return rows.map(toSessionRecord);
+  }
+
+  async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null): Promise<string[]> {
+    const rows = await this.db.session.findMany({
+      where: { userId, ...active(now), ...(exceptId === null ? {} : { id: { not: exceptId } }) },
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
+  }
+
+  async list(userId: string, includeInactive: boolean, now: Date, after: SessionPageCursor | null, take: number) {
+    const keyset = after === null ? {} : {
+      OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
+    };
+    const rows = await this.db.session.findMany({
+      where: { userId, ...(includeInactive ? {} : active(now)), ...keyset },
+      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      take,
+    });
+    return rows.map(toSessionRecord);
+  }
+
+  /**
+   * Records activity unless a recent touch already did; one guarded UPDATE, so
+   * concurrent touches never lose a write and coalesced ones cost no write.
+   */
+  async touch(id: string, now: Date, ipAddress: string | null, coalesceBefore: Date): Promise<boolean> {
+    const changed = await this.db.session.updateMany({
+      where: {
+        id,
+        ...active(now),
+        OR: [
+          { lastActivityAt: { lt: coalesceBefore } },
+          ...(ipAddress === null ? [] : [{ lastIpAddress: null }, { NOT: { lastIpAddress: ipAddress } }]),
+        ],
+      },
+      data: { lastActivityAt: now, ...(ipAddress === null ? {} : { lastIpAddress: ipAddress }) },
+    });
+    return changed.count === 1;
+  }
+
+  async update(id: string, now: Date, changes: SessionChanges): Promise<boolean> {
+    const { amr, extraClaims, ...scalars } = changes;
+    const changed = await this.db.session.updateMany({
+      where: { id, ...active(now) },
+      data: {
+        ...scalars,
+        ...(amr === undefined ? {} : { amr: [...amr] }),
+        ...(extraClaims === undefined ? {} : { extraClaims: extraClaims as PrismaNamespace.InputJsonObject }),
+      },
+    });
+    return changed.count === 1;
+  }
+
+  /** `count = count + 1` in one statement: concurrent reports are all counted. */
+  async incrementSuspiciousActivity(id: string): Promise<SessionRecord | null> {
+    const changed = await this.db.session.updateManyAndReturn({
+      where: { id },
+      data: { suspiciousActivityCount: { increment: 1 } },
+    });
+    const row = changed[0];
+    return row === undefined ? null : toSessionRecord(row);
+  }
+
+  /** Append-if-absent in one statement, so concurrent providers are all kept. */
+  async recordProviderAccess(id: string, now: Date, provider: string, syncTime: Date): Promise<boolean> {
+    const changed = await this.db.$executeRaw`
+      UPDATE sessions SET
+        accessed_providers = CASE WHEN ${provider} = ANY(accessed_providers) THEN accessed_providers
+                                  ELSE array_append(COALESCE(accessed_providers, ARRAY[]::text[]), ${provider}) END,
+        last_provider = ${provider},
+        last_provider_sync_at = ${syncTime}
+      WHERE id = ${id}::uuid AND revoked_at IS NULL AND expires_at > ${now}`;
+    return changed === 1;
+  }
+
+  async deleteUserData(userId: string): Promise<{ sessions: number; tokens: number }> {
+    const tokens = await this.db.refreshToken.deleteMany({ where: { session: { userId } } });
+    const sessions = await this.db.session.deleteMany({ where: { userId } });
+    return { sessions: sessions.count, tokens: tokens.count };
+  }
+
+  /** Erases client details (IP, user agent) of sessions older than the retention. */
+  async eraseClientInfo(createdBefore: Date, now: Date): Promise<number> {
+    const changed = await this.db.session.updateMany({
+      where: { createdAt: { lt: createdBefore }, clientInfoErasedAt: null },
+      data: { ipAddress: null, lastIpAddress: null, userAgent: null, clientInfoErasedAt: now },
+    });
+    return changed.count;
+  }
+
+  /** Idempotency keys only protect retries; once their window is over they are let go. */
+  async forgetIdempotencyKeys(createdBefore: Date): Promise<number> {
+    const changed = await this.db.session.updateMany({
+      where: { createdAt: { lt: createdBefore }, idempotencyKey: { not: null } },
+      data: { idempotencyKey: null },
+    });
+    return changed.count;
+  }
+
+  async recordEvents(events: readonly NewRevocationEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.db.revocationEvent.createMany({ data: [...events] });
+  }
+}

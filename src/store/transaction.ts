@@ -1,0 +1,87 @@
+import { DatabaseUnavailableError } from "./errors.js";
+import type { Prisma } from "./database.js";
+
+// Every transaction of the service runs through here, so retry and error
+// classification are decided once.
+
+export type TransactionClient = Parameters<Parameters<Prisma["$transaction"]>[0]>[0];
+
+const MAX_ATTEMPTS = 4;
+
+export async function inTransaction<T>(prisma: Prisma, work: (tx: TransactionClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await prisma.$transaction(work, { maxWait: 5_000, timeout: 15_000 });
+    } catch (error) {
+      const kind = classifyDatabaseError(error);
+      // Serialization failures and deadlocks are the database asking us to try
+      // again; the work function is pure apart from its queries, so it can be re-run.
+      if (kind === "conflict" && attempt < MAX_ATTEMPTS) {
+        await sleep(5 * 2 ** attempt * Math.random());
+        continue;
+      }
+      throw translateDatabaseError(error);
+    }
+  }
+}
+
+/** Turns driver and Prisma failures that mean "the database is not there" into one error. */
+export function translateDatabaseError(error: unknown): unknown {
+  const kind = classifyDatabaseError(error);
+  if (kind === "unavailable" || kind === "conflict") {
+    return new DatabaseUnavailableError(kind === "conflict" ? "transaction conflict persisted" : "database unavailable", {
+      cause: error,
+    });
+  }
+  return error;
+}
+
+const conflictCodes = new Set(["P2034", "40001", "40P01"]);
+const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
+const unavailableSqlStates = new Set(["57P01", "57P02", "57P03", "53300", "53100", "53200", "08000", "08003", "08006", "08001", "08004", "25006"]);
+const unavailableNodeCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
+const unavailableAdapterKinds = new Set(["DatabaseNotReachable", "DatabaseDoesNotExist", "SocketTimeout", "ConnectionClosed", "TransactionAlreadyClosed", "TooManyConnections"]);
+
+export function classifyDatabaseError(error: unknown): "conflict" | "unavailable" | "other" {
+  for (const item of causeChain(error)) {
+    const code = stringField(item, "code");
+    const originalCode = stringField(item, "originalCode");
+    const kind = stringField(item, "kind");
+    if ((code && conflictCodes.has(code)) || (originalCode && conflictCodes.has(originalCode))) return "conflict";
+    if (kind === "TransactionWriteConflict") return "conflict";
+    if (code && (unavailablePrismaCodes.has(code) || unavailableSqlStates.has(code) || unavailableNodeCodes.has(code))) {
+      return "unavailable";
+    }
+    if (originalCode && unavailableSqlStates.has(originalCode)) return "unavailable";
+    if (kind && unavailableAdapterKinds.has(kind)) return "unavailable";
+    const message = item instanceof Error ? item.message : "";
+    if (/Connection terminated|connection timeout|Client has encountered a connection error|Unable to start a transaction in the given time/i.test(message)) {
+      return "unavailable";
+    }
+  }
+  return "other";
+}
+
+function* causeChain(error: unknown): Generator<unknown> {
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current !== undefined && current !== null && !seen.has(current)) {
+    seen.add(current);
+    yield current;
+    if (typeof current === "object") {
+      const meta = (current as { meta?: unknown }).meta;
+      if (meta && typeof meta === "object") yield* causeChain((meta as { driverAdapterError?: unknown }).driverAdapterError);
+      current = (current as { cause?: unknown }).cause;
+    } else {
+      return;
+    }
+  }
+}
+
+function stringField(value: unknown, field: string): string | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const found = (value as Record<string, unknown>)[field];
+  return typeof found === "string" ? found : undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
