@@ -1,0 +1,48 @@
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import type { Registry } from "prom-client";
+import type { Dependencies } from "../domain/dependencies.js";
+import type { Logger } from "../logger.js";
+import { callLoggingInterceptor } from "./interceptors/call-logging.js";
+import { callMetricsInterceptor } from "./interceptors/call-metrics.js";
+import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/caller-auth.js";
+import { packageDefinition, services } from "./proto.js";
+import { sessionServiceHandlers } from "./session-service.js";
+import { tokenServiceHandlers } from "./token-service.js";
+
+export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService"] as const;
+
+// Bounds the transport enforces before any handler runs.
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+export interface GrpcServerParts {
+  readonly server: grpc.Server;
+  readonly health: HealthImplementation;
+}
+
+export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: CallerAuthOptions, registry: Registry): GrpcServerParts {
+  const server = new grpc.Server({
+    // Outermost first: logging and metrics also see calls the caller check refuses.
+    interceptors: [callLoggingInterceptor(logger), callMetricsInterceptor(registry), callerAuthInterceptor(auth)],
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.keepalive_permit_without_calls": 1,
+  });
+  const v1 = services.sessionauthority.v1;
+  server.addService(v1.SessionService.service, sessionServiceHandlers(deps, logger));
+  server.addService(v1.TokenService.service, tokenServiceHandlers(deps, logger));
+  const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
+  health.addToServer(server);
+  new ReflectionService(packageDefinition).addToServer(server);
+  return { server, health };
+}
+
+export function bindGrpcServer(server: grpc.Server, host: string, port: number): Promise<number> {
+  const address = host.includes(":") && !host.startsWith("[") ? `[${host}]:${port}` : `${host}:${port}`;
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) => {
+      if (error) reject(error);
+      else resolve(boundPort);
+    });
+  });
+}

@@ -1,0 +1,42 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { Caller } from "../domain/context.js";
+import { DomainError } from "../domain/errors.js";
+import type { Logger } from "../logger.js";
+import { DatabaseUnavailableError } from "../store/errors.js";
+import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
+import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
+
+export interface CallContext {
+  readonly caller: Caller;
+}
+
+/**
+ * Wraps every unary handler: grpc-js does not turn a rejected promise into a
+ * status, so this awaits the use case, maps domain errors through the one
+ * table in status.ts, and turns anything unexpected into INTERNAL with a log
+ * line (never the error's text, which might hold input).
+ */
+export function unary<Request, Response>(
+  logger: Logger,
+  handler: (request: Request, context: CallContext) => Promise<Response>,
+): grpc.handleUnaryCall<Request, Response> {
+  return (call, callback) => {
+    const context: CallContext = { caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") } };
+    handler(call.request, context).then(
+      (response) => callback(null, response),
+      (error: unknown) => callback(toErrorStatus(error, logger, call.getPath())),
+    );
+  };
+}
+
+export function toErrorStatus(error: unknown, logger: Logger, method: string): ErrorStatus {
+  if (error instanceof DomainError) {
+    return errorStatus(statusForCode[error.code], error.code, error.message, { ...error.metadata });
+  }
+  if (error instanceof DatabaseUnavailableError) {
+    logger.warn({ method, err: error.cause ?? error }, "database unavailable");
+    return errorStatus(statusForCode.DATABASE_UNAVAILABLE, "DATABASE_UNAVAILABLE", "the database is unavailable; retry with backoff");
+  }
+  logger.error({ method, err: error }, "unexpected error");
+  return errorStatus(13, "INTERNAL_ERROR", "internal error");
+}

@@ -1,0 +1,135 @@
+import { randomBytes } from "node:crypto";
+import type { Server as HttpServer } from "node:http";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { ConfigError, type Config } from "./config.js";
+import { systemClock, type Clock } from "./domain/context.js";
+import type { Dependencies } from "./domain/dependencies.js";
+import { enforceRetention } from "./domain/enforce-retention.js";
+import { loadKeyRing } from "./domain/signing-keys.js";
+import { TokenIssuer } from "./domain/token-issuer.js";
+import { bindGrpcServer, buildGrpcServer, SERVICE_NAMES } from "./grpc/server.js";
+import { JWKS_MAX_AGE_MS } from "./grpc/token-service.js";
+import { startSideServer } from "./http/side-server.js";
+import type { Logger } from "./logger.js";
+import { openDatabase, type Database } from "./store/database.js";
+import { migrate } from "./store/migrate.js";
+import { Store } from "./store/store.js";
+
+// The composition root: configuration → store → domain → servers.
+
+export interface RunningService {
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly database: Database;
+  /** Health NOT_SERVING, drain in-flight calls within the deadline, release everything. */
+  shutdown(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  readonly clock?: Clock;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningService> {
+  const allowAnonymous = config.callers.keys.length === 0;
+  if (allowAnonymous && !isLoopback(config.grpc.host)) {
+    throw new ConfigError(`invalid configuration: API_KEYS: required when GRPC_HOST (${config.grpc.host}) is not a loopback address`);
+  }
+  if (allowAnonymous) {
+    logger.warn("NO API KEYS CONFIGURED: any local process may call every RPC. Set API_KEYS before exposing this service.");
+  }
+  const database = await openDatabase(config.database);
+  try {
+    const applied = await migrate(database);
+    logger.info({ backend: database.kind, applied }, "database ready");
+    const store = new Store(database);
+    const clock = options.clock ?? systemClock;
+    const keys = await loadKeyRing(store, "EdDSA");
+    const deps: Dependencies = {
+      store,
+      clock,
+      tokens: new TokenIssuer(keys, config.tokens, clock, randomBytes),
+      settings: { ...config.tokens, ...config.sessions },
+    };
+    return await startServers(config, logger, deps, database, allowAnonymous);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+}
+
+async function startServers(config: Config, logger: Logger, deps: Dependencies, database: Database, allowAnonymous: boolean) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const { server, health } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry);
+  const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port);
+  let serving = true;
+  const side = await startSideServer(
+    {
+      registry,
+      jwks: () => ({ keys: deps.tokens.publicKeys }),
+      jwksMaxAgeSeconds: JWKS_MAX_AGE_MS / 1000,
+      ready: async () => serving && (await deps.store.ping()),
+    },
+    config.http.host,
+    config.http.port,
+  ).catch((error: unknown) => {
+    server.forceShutdown();
+    throw error;
+  });
+  const setHealth = (status: "SERVING" | "NOT_SERVING") => {
+    for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, status);
+  };
+  setHealth("SERVING");
+  const sweep = setInterval(() => {
+    enforceRetention(deps).then(
+      (result) => logger.info(result, "retention sweep"),
+      (error: unknown) => logger.warn({ err: error }, "retention sweep failed"),
+    );
+  }, config.sessions.retentionSweepIntervalMs);
+  sweep.unref();
+  logger.info({ grpc: `${config.grpc.host}:${grpcPort}`, http: `${config.http.host}:${side.port}` }, "serving");
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = () => {
+    stopping ??= (async () => {
+      serving = false;
+      setHealth("NOT_SERVING");
+      clearInterval(sweep);
+      // Give load balancers and mesh sidecars time to see NOT_SERVING.
+      await sleep(config.shutdown.drainDelayMs);
+      await drain(server, config.shutdown.timeoutMs, logger);
+      await closeHttp(side.server);
+      await database.close();
+      logger.info("stopped");
+    })();
+    return stopping;
+  };
+  return { grpcPort, httpPort: side.port, database, shutdown };
+}
+
+function drain(server: import("@grpc/grpc-js").Server, timeoutMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      logger.warn("in-flight calls did not finish within the shutdown timeout; cancelling them");
+      server.forceShutdown();
+      resolve();
+    }, timeoutMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
