@@ -13,6 +13,7 @@ execFileSync("node_modules/.bin/buf", ["build", "-o", `${out}/descriptor-set.bin
 execFileSync(
   "node_modules/.bin/proto-loader-gen-types",
   [
+    "--keepCase",
     "--longs=String",
     "--enums=String",
     "--defaults",

@@ -21,6 +21,8 @@ export interface RunningService {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly database: Database;
+  /** Runs the retention job now (it also runs on its interval). */
+  enforceRetention(): Promise<{ erased: number }>;
   /** Health NOT_SERVING, drain in-flight calls within the deadline, release everything. */
   shutdown(): Promise<void>;
 }
@@ -108,7 +110,7 @@ async function startServers(config: Config, logger: Logger, deps: Dependencies, 
     })();
     return stopping;
   };
-  return { grpcPort, httpPort: side.port, database, shutdown };
+  return { grpcPort, httpPort: side.port, database, enforceRetention: () => enforceRetention(deps), shutdown };
 }
 
 function drain(server: import("@grpc/grpc-js").Server, timeoutMs: number, logger: Logger): Promise<void> {

@@ -6,11 +6,13 @@ import type { Value, Value__Output } from "../generated/proto/types/google/proto
 import { invalidArgument } from "../domain/errors.js";
 
 // Well-known types as proto-loader hands them over, to and from plain JS.
+// An unset message field arrives as undefined (whatever the generated types
+// say), so every reader accepts null and undefined alike.
 
 const MAX_TIMESTAMP_SECONDS = 253_402_300_799; // 9999-12-31T23:59:59Z, the proto limit
 
-export function fromTimestamp(field: string, value: Timestamp__Output | null): Date | undefined {
-  if (value === null) return undefined;
+export function fromTimestamp(field: string, value: Timestamp__Output | null | undefined): Date | undefined {
+  if (value == null) return undefined;
   const seconds = Number(value.seconds);
   if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > MAX_TIMESTAMP_SECONDS || value.nanos < 0 || value.nanos > 999_999_999) {
     throw invalidArgument(field, "is not a valid timestamp");
@@ -28,8 +30,8 @@ export function toTimestamp(date: Date | null): Timestamp | null {
 }
 
 /** Milliseconds, or undefined when the caller left the field unset. */
-export function fromDuration(field: string, value: Duration__Output | null): number | undefined {
-  if (value === null) return undefined;
+export function fromDuration(field: string, value: Duration__Output | null | undefined): number | undefined {
+  if (value == null) return undefined;
   const seconds = Number(value.seconds);
   if (!Number.isSafeInteger(seconds) || Math.abs(value.nanos) > 999_999_999) throw invalidArgument(field, "is not a valid duration");
   return seconds * 1000 + Math.trunc(value.nanos / 1_000_000);
@@ -41,15 +43,15 @@ export function toDuration(ms: number) {
 
 const MAX_DEPTH = 8;
 
-export function fromStruct(field: string, value: Struct__Output | null): Record<string, unknown> {
-  if (value === null) return {};
+export function fromStruct(field: string, value: Struct__Output | null | undefined): Record<string, unknown> {
+  if (value == null) return {};
   return structToObject(field, value, 0);
 }
 
 function structToObject(field: string, struct: Struct__Output, depth: number): Record<string, unknown> {
   if (depth > MAX_DEPTH) throw invalidArgument(field, `nests deeper than ${MAX_DEPTH} levels`);
   const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(struct.fields)) result[key] = valueToJs(field, value, depth + 1);
+  for (const [key, value] of Object.entries(struct.fields ?? {})) result[key] = valueToJs(field, value, depth + 1);
   return result;
 }
 

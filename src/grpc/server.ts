@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 import { callLoggingInterceptor } from "./interceptors/call-logging.js";
 import { callMetricsInterceptor } from "./interceptors/call-metrics.js";
 import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/caller-auth.js";
-import { packageDefinition, services } from "./proto.js";
+import { reflectionPackageDefinition, services } from "./proto.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import { tokenServiceHandlers } from "./token-service.js";
 
@@ -33,7 +33,7 @@ export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: Caller
   server.addService(v1.TokenService.service, tokenServiceHandlers(deps, logger));
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
   health.addToServer(server);
-  new ReflectionService(packageDefinition).addToServer(server);
+  new ReflectionService(reflectionPackageDefinition).addToServer(server);
   return { server, health };
 }
 

@@ -19,11 +19,11 @@ import { unary } from "./unary.js";
 
 // Transport only: decode the request, call the use case, encode the answer.
 
-function authenticationInput(context: AuthenticationContext__Output | null) {
+function authenticationInput(context: AuthenticationContext__Output | null | undefined) {
   return {
     amr: context?.amr ?? [],
     acr: context?.acr ?? "",
-    authTime: fromTimestamp("authentication.auth_time", context?.authTime ?? null),
+    authTime: fromTimestamp("authentication.auth_time", context?.auth_time ?? null),
   };
 }
 
@@ -32,90 +32,90 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
   return {
     CreateSession: unary(logger, async (request, { caller }) => {
       const result = await createSession(deps, caller, {
-        userId: request.userId,
-        activeOrgId: request.activeOrgId,
-        deviceName: request.deviceName,
-        userAgent: request.userAgent,
-        ipAddress: request.ipAddress,
+        userId: request.user_id,
+        activeOrgId: request.active_org_id,
+        deviceName: request.device_name,
+        userAgent: request.user_agent,
+        ipAddress: request.ip_address,
         location: request.location,
-        isTrusted: request.isTrusted,
+        isTrusted: request.is_trusted,
         authentication: authenticationInput(request.authentication),
-        extraClaims: fromStruct("extra_claims", request.extraClaims),
-        accessTtlMs: fromDuration("access_token_ttl", request.accessTokenTtl),
-        refreshTtlMs: fromDuration("refresh_token_ttl", request.refreshTokenTtl),
-        sessionTtlMs: fromDuration("session_ttl", request.sessionTtl),
-        idempotencyKey: request.idempotencyKey,
+        extraClaims: fromStruct("extra_claims", request.extra_claims),
+        accessTtlMs: fromDuration("access_token_ttl", request.access_token_ttl),
+        refreshTtlMs: fromDuration("refresh_token_ttl", request.refresh_token_ttl),
+        sessionTtlMs: fromDuration("session_ttl", request.session_ttl),
+        idempotencyKey: request.idempotency_key,
       });
       return { session: toSessionMessage(result.session, now()), tokens: toTokenPair(result.tokens), replayed: result.replayed };
     }),
 
     GetSession: unary(logger, async (request) => {
       if (request.lookup === undefined) throw invalidArgument("lookup", "set session_id or refresh_token");
-      const input = request.lookup === "sessionId" ? { sessionId: request.sessionId ?? "" } : { refreshToken: request.refreshToken ?? "" };
+      const input = request.lookup === "session_id" ? { sessionId: request.session_id ?? "" } : { refreshToken: request.refresh_token ?? "" };
       return { session: toSessionMessage(await getSession(deps, input), now()) };
     }),
 
     ListSessions: unary(logger, async (request) => {
       const page = await listSessions(deps, {
-        userId: request.userId,
-        includeInactive: request.includeInactive,
-        pageSize: request.pageSize,
-        pageToken: request.pageToken,
+        userId: request.user_id,
+        includeInactive: request.include_inactive,
+        pageSize: request.page_size,
+        pageToken: request.page_token,
       });
       const at = now();
-      return { sessions: page.sessions.map((session) => toSessionMessage(session, at)), nextPageToken: page.nextPageToken };
+      return { sessions: page.sessions.map((session) => toSessionMessage(session, at)), next_page_token: page.nextPageToken };
     }),
 
     TouchSession: unary(logger, async (request) => {
-      const result = await touchSession(deps, { sessionId: request.sessionId, ipAddress: request.ipAddress });
+      const result = await touchSession(deps, { sessionId: request.session_id, ipAddress: request.ip_address });
       return { session: toSessionMessage(result.session, now()), recorded: result.recorded };
     }),
 
     UpdateSession: unary(logger, async (request) => {
       const session = await updateSession(deps, {
-        sessionId: request.sessionId,
+        sessionId: request.session_id,
         // Synthetic oneofs tell which proto3 `optional` fields were sent.
-        deviceName: request._deviceName === "deviceName" ? request.deviceName : undefined,
-        isTrusted: request._isTrusted === "isTrusted" ? request.isTrusted : undefined,
+        deviceName: request._device_name === "device_name" ? request.device_name : undefined,
+        isTrusted: request._is_trusted === "is_trusted" ? request.is_trusted : undefined,
         location: request._location === "location" ? request.location : undefined,
-        activeOrgId: request._activeOrgId === "activeOrgId" ? request.activeOrgId : undefined,
-        authentication: request.authentication === null ? undefined : authenticationInput(request.authentication),
-        extraClaims: request.extraClaims === null ? undefined : fromStruct("extra_claims", request.extraClaims),
+        activeOrgId: request._active_org_id === "active_org_id" ? request.active_org_id : undefined,
+        authentication: request.authentication == null ? undefined : authenticationInput(request.authentication),
+        extraClaims: request.extra_claims == null ? undefined : fromStruct("extra_claims", request.extra_claims),
       });
       return { session: toSessionMessage(session, now()) };
     }),
 
     RevokeSession: unary(logger, async (request, { caller }) => {
-      const session = await revokeSession(deps, caller, { sessionId: request.sessionId, reason: request.reason });
+      const session = await revokeSession(deps, caller, { sessionId: request.session_id, reason: request.reason });
       return { session: toSessionMessage(session, now()) };
     }),
 
     RevokeUserSessions: unary(logger, async (request, { caller }) => {
       const revokedCount = await revokeUserSessions(deps, caller, {
-        userId: request.userId,
-        exceptSessionId: request.exceptSessionId,
+        userId: request.user_id,
+        exceptSessionId: request.except_session_id,
         reason: request.reason,
       });
-      return { revokedCount };
+      return { revoked_count: revokedCount };
     }),
 
     ReportSuspiciousActivity: unary(logger, async (request, { caller }) => {
-      const result = await reportSuspiciousActivity(deps, caller, { sessionId: request.sessionId, reason: request.reason });
+      const result = await reportSuspiciousActivity(deps, caller, { sessionId: request.session_id, reason: request.reason });
       return { session: toSessionMessage(result.session, now()), revoked: result.revoked };
     }),
 
     RecordProviderAccess: unary(logger, async (request) => {
       const session = await recordProviderAccess(deps, {
-        sessionId: request.sessionId,
+        sessionId: request.session_id,
         provider: request.provider,
-        syncTime: fromTimestamp("sync_time", request.syncTime),
+        syncTime: fromTimestamp("sync_time", request.sync_time),
       });
       return { session: toSessionMessage(session, now()) };
     }),
 
     DeleteUserData: unary(logger, async (request, { caller }) => {
-      const deleted = await deleteUserData(deps, caller, request.userId);
-      return { deletedSessionCount: deleted.sessions, deletedTokenCount: deleted.tokens };
+      const deleted = await deleteUserData(deps, caller, request.user_id);
+      return { deleted_session_count: deleted.sessions, deleted_token_count: deleted.tokens };
     }),
   };
 }

@@ -40,7 +40,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger): TokenS
     RevokeAllTokens: unary(logger, notYet("RevokeAllTokens")),
     GetJwks: unary(logger, async () => ({
       keys: deps.tokens.publicKeys.map(toJsonWebKey),
-      maxAge: toDuration(JWKS_MAX_AGE_MS),
+      max_age: toDuration(JWKS_MAX_AGE_MS),
     })),
     WatchRevocations: (call) => {
       call.emit("error", errorStatus(grpc.status.UNIMPLEMENTED, "NOT_IMPLEMENTED", "WatchRevocations is not implemented in this version"));

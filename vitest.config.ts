@@ -1,0 +1,28 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects: unit tests once, and the same integration suites against the
+// embedded default (PGlite) and a real PostgreSQL the set-up starts itself
+// (or TEST_DATABASE_URL). test/postgres/ holds what only a server can show:
+// several processes on one database.
+export default defineConfig({
+  test: {
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: { name: "pglite", include: ["test/integration/**/*.test.ts"], env: { TEST_BACKEND: "pglite" } },
+      },
+      {
+        extends: true,
+        test: {
+          name: "postgres",
+          include: ["test/integration/**/*.test.ts", "test/postgres/**/*.test.ts"],
+          env: { TEST_BACKEND: "postgres" },
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+    ],
+  },
+});
