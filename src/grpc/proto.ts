@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import protobuf from "protobufjs";
 import type { ProtoGrpcType as SessionServiceProto } from "../generated/proto/types/session_service.js";
 import type { ProtoGrpcType as TokenServiceProto } from "../generated/proto/types/token_service.js";
 
@@ -25,10 +26,24 @@ type Services = SessionServiceProto & TokenServiceProto;
 export const services = grpc.loadPackageDefinition(packageDefinition) as unknown as Services;
 
 // Reflection is served from the descriptor set `buf build` writes with every
-// import included: built from per-file descriptors it cannot resolve imports
-// and `buf curl`/`grpcurl` fail. (That path cannot serve the handlers: it
-// loses map fields such as google.protobuf.Struct's.)
-export const reflectionPackageDefinition = protoLoader.loadFileDescriptorSetFromBuffer(
-  readFileSync(new URL("../generated/proto/descriptor-set.binpb", import.meta.url)),
-  loaderOptions,
-);
+// import included, file by file exactly as buf encoded them: descriptors that
+// protobufjs regenerates lose file names and imports, and `buf curl` or
+// `grpcurl` then cannot resolve the services.
+// The reflection service reads only `fileDescriptorProtos` of each entry.
+export const reflectionPackageDefinition = {
+  "descriptor-set": {
+    fileDescriptorProtos: splitFileDescriptorSet(readFileSync(new URL("../generated/proto/descriptor-set.binpb", import.meta.url))),
+  },
+} as unknown as protoLoader.PackageDefinition;
+
+/** FileDescriptorSet is `repeated FileDescriptorProto file = 1`: cut out each file's bytes. */
+function splitFileDescriptorSet(bytes: Uint8Array): Buffer[] {
+  const reader = protobuf.Reader.create(bytes);
+  const files: Buffer[] = [];
+  while (reader.pos < reader.len) {
+    const tag = reader.uint32();
+    if (tag >>> 3 === 1 && (tag & 7) === 2) files.push(Buffer.from(reader.bytes()));
+    else reader.skipType(tag & 7);
+  }
+  return files;
+}

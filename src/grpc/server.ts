@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { callLoggingInterceptor } from "./interceptors/call-logging.js";
 import { callMetricsInterceptor } from "./interceptors/call-metrics.js";
 import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/caller-auth.js";
+import { withTolerantDecoding } from "./malformed-request.js";
 import { reflectionPackageDefinition, services } from "./proto.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import { tokenServiceHandlers } from "./token-service.js";
@@ -29,8 +30,8 @@ export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: Caller
     "grpc.keepalive_permit_without_calls": 1,
   });
   const v1 = services.sessionauthority.v1;
-  server.addService(v1.SessionService.service, sessionServiceHandlers(deps, logger));
-  server.addService(v1.TokenService.service, tokenServiceHandlers(deps, logger));
+  server.addService(withTolerantDecoding(v1.SessionService.service), sessionServiceHandlers(deps, logger));
+  server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger));
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);

@@ -4,6 +4,7 @@ import { DomainError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
 import { DatabaseUnavailableError } from "../store/errors.js";
 import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
+import { isMalformed, malformedRequestError } from "./malformed-request.js";
 import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
 
 export interface CallContext {
@@ -22,7 +23,8 @@ export function unary<Request, Response>(
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
     const context: CallContext = { caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") } };
-    handler(call.request, context).then(
+    const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : handler(call.request, context);
+    run.then(
       (response) => callback(null, response),
       (error: unknown) => callback(toErrorStatus(error, logger, call.getPath())),
     );
