@@ -1,0 +1,67 @@
+import { createHash } from "node:crypto";
+import { writeFile, mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiKeyMetadata, failure } from "../support/clients.js";
+import { healthCheck } from "../support/health.js";
+import { startTestService, type TestService } from "../support/test-service.js";
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+describe("callers and policy", () => {
+  const loginKey = "login-service-key-3f9a";
+  const adminKey = "admin-console-key-77c1";
+  let t: TestService;
+
+  beforeAll(async () => {
+    const policyFile = path.join(await mkdtemp(path.join(tmpdir(), "sa-policy-")), "policy.json");
+    await writeFile(
+      policyFile,
+      JSON.stringify({
+        callers: {
+          "login-service": ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.SessionService/GetSession"],
+          "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/GetJwks"],
+        },
+      }),
+    );
+    t = await startTestService({ API_KEYS: `login-service:${sha256(loginKey)},admin-console:${sha256(adminKey)}`, POLICY_FILE: policyFile });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  it("refuses calls without a key, or with an unknown one, with UNAUTHENTICATED", async () => {
+    const none = await failure(t.session("CreateSession", { user_id: "u" }));
+    expect([none.codeName, none.errorInfo?.reason]).toEqual(["UNAUTHENTICATED", "CALLER_UNAUTHENTICATED"]);
+    const wrong = await failure(t.session("CreateSession", { user_id: "u" }, apiKeyMetadata("not-a-key")));
+    expect(wrong.errorInfo?.reason).toBe("CALLER_UNAUTHENTICATED");
+  });
+
+  it("lets a caller call what the policy names, by either header, and records who created the session", async () => {
+    const created = await t.session("CreateSession", { user_id: "u" }, apiKeyMetadata(loginKey));
+    expect(created.session?.created_by).toBe("login-service");
+    const viaHeader = await t.session("GetSession", { session_id: created.session?.session_id ?? "" }, apiKeyMetadata(loginKey, "x-api-key"));
+    expect(viaHeader.session?.created_by).toBe("login-service");
+    expect(t.logLines.some((line) => line.includes('"caller":"login-service"') && line.includes("CreateSession"))).toBe(true);
+    expect(t.logLines.join("\n")).not.toContain(loginKey);
+  });
+
+  it("refuses what the policy does not name with PERMISSION_DENIED", async () => {
+    const denied = await failure(t.session("RevokeUserSessions", { user_id: "u" }, apiKeyMetadata(loginKey)));
+    expect([denied.codeName, denied.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);
+    expect((await failure(t.token("GetJwks", {}, apiKeyMetadata(loginKey)))).codeName).toBe("PERMISSION_DENIED");
+    expect((await t.session("RevokeUserSessions", { user_id: "u" }, apiKeyMetadata(adminKey))).revoked_count).toBe(1);
+  });
+
+  it("does not trust a caller name sent by the client", async () => {
+    const metadata = apiKeyMetadata(loginKey);
+    metadata.set("x-session-authority-verified-caller", "admin-console");
+    const created = await t.session("CreateSession", { user_id: "spoofer" }, metadata);
+    expect(created.session?.created_by).toBe("login-service");
+  });
+
+  it("keeps health checks open to probes without a key", async () => {
+    expect(await healthCheck(t.service.grpcPort)).toBe("SERVING");
+  });
+});

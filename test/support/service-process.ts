@@ -1,0 +1,36 @@
+import { spawn, type ChildProcess } from "node:child_process";
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the bound ports once the process logs that it serves. */
+  readonly serving: Promise<{ grpcPort: number; httpPort: number }>;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  readonly output: string[];
+}
+
+/** Runs `session-authority <command>` as a separate process, the way an operator would. */
+export function runCli(command: string, env: Record<string, string>): ServiceProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", command], {
+    env: { PATH: process.env["PATH"] ?? "", GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  let onServing: (ports: { grpcPort: number; httpPort: number }) => void = () => undefined;
+  const serving = new Promise<{ grpcPort: number; httpPort: number }>((resolve, reject) => {
+    onServing = resolve;
+    child.once("exit", (code) => reject(new Error(`exited with ${code} before serving:\n${output.join("\n")}`)));
+  });
+  serving.catch(() => undefined);
+  const collect = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
+      output.push(line);
+      const match = /"grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(line);
+      if (match) onServing({ grpcPort: Number(match[1]), httpPort: Number(match[2]) });
+    }
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  return { child, serving, exited, output };
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { parseDurationMs } from "../../src/duration.js";
+
+describe("configuration", () => {
+  it("has documented defaults", () => {
+    const config = loadConfig({});
+    expect(config.grpc).toEqual({ host: "127.0.0.1", port: 50051 });
+    expect(config.http).toEqual({ host: "127.0.0.1", port: 8080 });
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.dataDir).toMatch(/\/data$/);
+    expect(config.tokens).toMatchObject({ accessTtlMs: 600_000, refreshTtlMs: 14 * 86_400_000, sessionTtlMs: 90 * 86_400_000 });
+    expect(config.sessions.maxActivePerUser).toBe(0);
+  });
+
+  it("names the variable that is wrong", () => {
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL: "ten minutes" })).toThrow(/ACCESS_TOKEN_TTL/);
+    expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ API_KEYS: "svc:nothex" })).toThrow(ConfigError);
+    expect(() => loadConfig({ POLICY_FILE: "/nonexistent/policy.json" })).toThrow(/POLICY_FILE/);
+  });
+
+  it("parses durations the way operators write them", () => {
+    expect(parseDurationMs("500ms")).toBe(500);
+    expect(parseDurationMs("30")).toBe(30_000);
+    expect(parseDurationMs("10m")).toBe(600_000);
+    expect(parseDurationMs("14d")).toBe(14 * 86_400_000);
+    expect(parseDurationMs("1.5h")).toBe(5_400_000);
+    expect(parseDurationMs("-1s")).toBeUndefined();
+    expect(parseDurationMs("1w")).toBeUndefined();
+  });
+});

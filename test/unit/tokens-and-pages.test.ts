@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import { hashRefreshToken, issueRefreshToken, looksLikeRefreshToken } from "../../src/crypto/refresh-token.js";
+import { DomainError } from "../../src/domain/errors.js";
+import { validateExtraClaims } from "../../src/domain/extra-claims.js";
+import { decodePageToken, encodePageToken, queryFingerprint } from "../../src/domain/page-token.js";
+
+describe("refresh tokens", () => {
+  it("are 256 random bits behind a scanner-friendly prefix, and only their SHA-256 is kept", () => {
+    const issued = issueRefreshToken();
+    expect(issued.token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(issued.token.slice(6), "base64url")).toHaveLength(32);
+    expect(issued.hash).toEqual(hashRefreshToken(issued.token));
+    expect(issued.hash).toHaveLength(32);
+    expect(issueRefreshToken().token).not.toBe(issued.token);
+  });
+
+  it("are recognised by shape, so garbage costs no database lookup", () => {
+    expect(looksLikeRefreshToken(issueRefreshToken().token)).toBe(true);
+    expect(looksLikeRefreshToken("sa_rt_short")).toBe(false);
+    expect(looksLikeRefreshToken(`xx_rt_${"A".repeat(43)}`)).toBe(false);
+  });
+});
+
+describe("page tokens", () => {
+  const cursor = { createdAt: new Date("2026-01-02T03:04:05.678Z"), id: "0b7c2a3e-8f00-4a57-9d1b-2c3d4e5f6a7b" };
+
+  it("round-trip the keyset position for the same listing", () => {
+    const query = queryFingerprint(["user", false]);
+    expect(decodePageToken(query, encodePageToken(query, cursor))).toEqual(cursor);
+  });
+
+  it("are refused for another listing or when forged", () => {
+    const token = encodePageToken(queryFingerprint(["user", false]), cursor);
+    const reasonOf = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (error) {
+        return error instanceof DomainError ? error.code : "other";
+      }
+      return "accepted";
+    };
+    expect(reasonOf(() => decodePageToken(queryFingerprint(["user", true]), token))).toBe("INVALID_PAGE_TOKEN");
+    expect(reasonOf(() => decodePageToken(queryFingerprint(["user", false]), "%%%"))).toBe("INVALID_PAGE_TOKEN");
+    expect(reasonOf(() => decodePageToken(queryFingerprint(["user", false]), "x".repeat(600)))).toBe("INVALID_PAGE_TOKEN");
+  });
+});
+
+describe("extra claims", () => {
+  it("are bounded in count and size", () => {
+    expect(() => validateExtraClaims("c", Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])))).toThrow(/at most 32/);
+    expect(() => validateExtraClaims("c", { big: "x".repeat(5000) })).toThrow(/4096 bytes/);
+    expect(validateExtraClaims("c", { plan: "pro" })).toEqual({ plan: "pro" });
+  });
+});
