@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects: unit tests once, and the same integration suites against the
+// Projects: unit tests and the Dockerfile replay (e2e) once, and the same integration suites against the
 // embedded default (PGlite) and a real PostgreSQL the set-up starts itself
 // (or TEST_DATABASE_URL). test/postgres/ holds what only a server can show:
 // several processes on one database.
@@ -14,6 +14,7 @@ export default defineConfig({
         extends: true,
         test: { name: "pglite", include: ["test/integration/**/*.test.ts"], env: { TEST_BACKEND: "pglite" } },
       },
+      { extends: true, test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], testTimeout: 600_000 } },
       {
         extends: true,
         test: {

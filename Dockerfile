@@ -1,0 +1,34 @@
+# session-authority: gRPC on 50051, HTTP side port (metrics, probes, JWKS) on 8080.
+# CI replays these steps without Docker (test/e2e/dockerfile.test.ts); keep
+# every instruction to FROM, WORKDIR, ENV, COPY, RUN, USER, VOLUME, EXPOSE,
+# ENTRYPOINT and CMD so the replay understands it.
+
+FROM node:20-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc buf.yaml tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY prisma ./prisma
+COPY proto ./proto
+COPY third_party ./third_party
+# prepare runs `npm run generate`: Prisma client, descriptor set, proto types.
+RUN npm ci
+COPY src ./src
+RUN npm run build
+
+FROM node:20-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --omit=dev --ignore-scripts
+COPY --from=build /app/dist ./dist
+COPY proto ./proto
+COPY third_party ./third_party
+COPY prisma/migrations ./prisma/migrations
+RUN mkdir -p /var/lib/session-authority && chown node:node /var/lib/session-authority
+# Binding all interfaces requires API_KEYS (the server refuses to start otherwise).
+ENV GRPC_HOST=0.0.0.0 HTTP_HOST=0.0.0.0 DATA_DIR=/var/lib/session-authority
+USER node
+VOLUME /var/lib/session-authority
+EXPOSE 50051 8080
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve"]
