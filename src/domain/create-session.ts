@@ -53,8 +53,12 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
   const outcome = await deps.store.transaction(async (repos) => {
     const { tokenVersion } = await repos.sessions.lockUser(userId);
     if (idempotencyKey !== null) {
-      const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey, new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS));
-      if (earlier !== null) return replay(repos, earlier, refresh.hash, now, lifetimes.refreshMs);
+      const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey);
+      if (earlier !== null && earlier.createdAt.getTime() >= now.getTime() - IDEMPOTENCY_WINDOW_MS) {
+        return replay(repos, earlier, refresh.hash, now, lifetimes.refreshMs);
+      }
+      // Past its window the key protects nothing; the retention sweep may not have freed it yet.
+      if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
     }
     const globalVersion = await repos.sessions.globalVersion();
     await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller);

@@ -24,6 +24,7 @@ export class SessionRepository {
    * idempotency check see each other's work.
    */
   async lockUser(userId: string): Promise<{ tokenVersion: bigint }> {
+    // Raw: Prisma has no SELECT … FOR UPDATE.
     await this.db.$executeRaw`INSERT INTO users (user_id) VALUES (${userId}) ON CONFLICT (user_id) DO NOTHING`;
     const rows = await this.db.$queryRaw<{ token_version: bigint }[]>`
       SELECT token_version FROM users WHERE user_id = ${userId} FOR UPDATE`;
@@ -42,9 +43,14 @@ export class SessionRepository {
     return row === null ? null : toSessionRecord(row);
   }
 
-  async findByIdempotencyKey(userId: string, key: string, since: Date): Promise<SessionRecord | null> {
-    const row = await this.db.session.findFirst({ where: { userId, idempotencyKey: key, createdAt: { gte: since } } });
+  async findByIdempotencyKey(userId: string, key: string): Promise<SessionRecord | null> {
+    const row = await this.db.session.findFirst({ where: { userId, idempotencyKey: key } });
     return row === null ? null : toSessionRecord(row);
+  }
+
+  /** Frees an expired idempotency key so a new login may use it (the key is unique per user). */
+  async forgetIdempotencyKey(id: string): Promise<void> {
+    await this.db.session.update({ where: { id }, data: { idempotencyKey: null } });
   }
 
   /** Active sessions of a user, oldest first: the eviction order of the session limit. */
@@ -153,6 +159,7 @@ export class SessionRepository {
 
   /** Append-if-absent in one statement, so concurrent providers are all kept. */
   async recordProviderAccess(id: string, now: Date, provider: string, syncTime: Date): Promise<boolean> {
+    // Raw: Prisma's `push` appends unconditionally; the CASE keeps the set a set.
     const changed = await this.db.$executeRaw`
       UPDATE sessions SET
         accessed_providers = CASE WHEN ${provider} = ANY(accessed_providers) THEN accessed_providers

@@ -126,6 +126,14 @@ describe("CreateSession", () => {
     expect(other.session?.session_id).not.toBe(first.session?.session_id);
   });
 
+  it("treats an idempotency key older than 24 hours as a new login", async () => {
+    const first = await create({ user_id: "user-idem-old", idempotency_key: "reused" });
+    t.clock.advance(25 * 3_600_000);
+    const later = await create({ user_id: "user-idem-old", idempotency_key: "reused" });
+    expect(later.replayed).toBe(false);
+    expect(later.session?.session_id).not.toBe(first.session?.session_id);
+  });
+
   it("does not evict another session when a login is retried at the session limit", async () => {
     const limited = await startTestService({ MAX_ACTIVE_SESSIONS_PER_USER: "1" });
     try {
