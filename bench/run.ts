@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connectClients, type Clients } from "../test/support/clients.js";
 import { startEmbeddedPostgres } from "../test/support/embedded-postgres.js";
-import { healthCheck } from "../test/support/health.js";
+import { check, healthClient } from "../test/support/health.js";
 import { runCli, type ServiceProcess } from "../test/support/service-process.js";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 8);
@@ -55,12 +55,14 @@ async function drive(scenario: string, backend: string, operation: (i: number) =
 }
 
 async function benchServer(backend: string, env: Record<string, string>): Promise<Result[]> {
-  const server: ServiceProcess = runCli("serve", { LOG_LEVEL: "warn", DB_POOL_SIZE: "16", ...env });
+  const server: ServiceProcess = runCli("serve", { DB_POOL_SIZE: "16", ...env });
   const { grpcPort } = await server.serving;
   const clients: Clients = connectClients(grpcPort);
   try {
     const results: Result[] = [];
-    results.push(await drive("floor: health check (no-op)", backend, () => healthCheck(grpcPort)));
+    const health = healthClient(grpcPort);
+    results.push(await drive("floor: health check (no-op)", backend, () => check(health)));
+    health.close();
     const sessions: string[] = [];
     results.push(
       await drive("CreateSession", backend, async (i) => {

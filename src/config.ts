@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import type { LifetimeSettings } from "./domain/lifetimes.js";
 import { parseDurationMs } from "./duration.js";
 
 // The only reader of process.env: everything else receives a typed Config.
@@ -62,16 +63,7 @@ export interface Config {
   readonly grpc: { readonly host: string; readonly port: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: string;
-  readonly tokens: {
-    readonly issuer: string;
-    readonly audience: string;
-    readonly accessTtlMs: number;
-    readonly accessTtlMaxMs: number;
-    readonly refreshTtlMs: number;
-    readonly refreshTtlMaxMs: number;
-    readonly sessionTtlMs: number;
-    readonly sessionTtlMaxMs: number;
-  };
+  readonly tokens: LifetimeSettings & { readonly issuer: string; readonly audience: string };
   readonly sessions: {
     readonly maxActivePerUser: number;
     readonly suspiciousActivityThreshold: number;

@@ -51,7 +51,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
   const refresh = deps.tokens.refreshToken();
 
   const outcome = await deps.store.transaction(async (repos) => {
-    const { tokenVersion } = await repos.sessions.lockUser(userId);
+    const { tokenVersion, globalVersion } = await repos.sessions.lockUser(userId);
     if (idempotencyKey !== null) {
       const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey);
       if (earlier !== null && earlier.createdAt.getTime() >= now.getTime() - IDEMPOTENCY_WINDOW_MS) {
@@ -60,7 +60,6 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       // Past its window the key protects nothing; the retention sweep may not have freed it yet.
       if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
     }
-    const globalVersion = await repos.sessions.globalVersion();
     await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller);
     const session = await repos.sessions.insert({
       id: randomUUID(),

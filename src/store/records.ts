@@ -64,26 +64,27 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
   };
 }
 
-export interface NewSession {
-  readonly id: string;
-  readonly userId: string;
-  readonly activeOrgId: string | null;
-  readonly deviceName: string | null;
-  readonly userAgent: string | null;
-  readonly ipAddress: string | null;
-  readonly location: string | null;
-  readonly isTrusted: boolean;
-  readonly amr: readonly string[];
-  readonly acr: string | null;
-  readonly authTime: Date;
-  readonly extraClaims: JsonObject;
-  readonly createdBy: string;
-  readonly idempotencyKey: string | null;
-  readonly tokenVersion: bigint;
-  readonly globalVersion: bigint;
-  readonly createdAt: Date;
-  readonly expiresAt: Date;
-}
+/** What the domain decides at login; the rest of a session starts at its defaults. */
+export type NewSession = Pick<
+  SessionRecord,
+  | "id"
+  | "userId"
+  | "activeOrgId"
+  | "deviceName"
+  | "userAgent"
+  | "ipAddress"
+  | "location"
+  | "isTrusted"
+  | "amr"
+  | "acr"
+  | "authTime"
+  | "extraClaims"
+  | "createdBy"
+  | "tokenVersion"
+  | "globalVersion"
+  | "createdAt"
+  | "expiresAt"
+> & { readonly idempotencyKey: string | null };
 
 export interface NewRefreshToken {
   readonly id: string;

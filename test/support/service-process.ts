@@ -9,7 +9,11 @@ export interface ServiceProcess {
   readonly output: string[];
 }
 
-/** Runs `session-authority <command>` as a separate process, the way an operator would. */
+/**
+ * Runs `session-authority <command>` as a separate process, the way an
+ * operator would. Readiness is read from the "serving" log line, so LOG_LEVEL
+ * must stay at info or below.
+ */
 export function runCli(command: string, env: Record<string, string>): ServiceProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", command], {
     env: { PATH: process.env["PATH"] ?? "", GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "info", ...env },
@@ -22,11 +26,16 @@ export function runCli(command: string, env: Record<string, string>): ServicePro
     child.once("exit", (code) => reject(new Error(`exited with ${code} before serving:\n${output.join("\n")}`)));
   });
   serving.catch(() => undefined);
+  let servingSeen = false;
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
-      output.push(line);
-      const match = /"grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(line);
-      if (match) onServing({ grpcPort: Number(match[1]), httpPort: Number(match[2]) });
+      // Keep the most recent lines only: a bench run logs one line per call.
+      if (output.push(line) > 500) output.shift();
+      const match = servingSeen ? null : /"grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(line);
+      if (match) {
+        servingSeen = true;
+        onServing({ grpcPort: Number(match[1]), httpPort: Number(match[2]) });
+      }
     }
   };
   child.stdout?.on("data", collect);
