@@ -43,6 +43,8 @@ const envSchema = z.object({
   MAX_ACTIVE_SESSIONS_PER_USER: count(0),
   SUSPICIOUS_ACTIVITY_THRESHOLD: count(5),
   TOUCH_COALESCE_WINDOW: duration("5s"),
+  REFRESH_GRACE_WINDOW: duration("10s"),
+  REFRESH_GRACE_MAX_REPLAYS: count(3),
   CLIENT_INFO_RETENTION: duration("90d"),
   RETENTION_SWEEP_INTERVAL: duration("1h"),
   API_KEYS: z.string().default(""),
@@ -70,6 +72,8 @@ export interface Config {
     readonly touchCoalesceMs: number;
     readonly clientInfoRetentionMs: number;
     readonly retentionSweepIntervalMs: number;
+    readonly graceWindowMs: number;
+    readonly graceMaxReplays: number;
   };
   readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
@@ -107,6 +111,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       touchCoalesceMs: e.TOUCH_COALESCE_WINDOW,
       clientInfoRetentionMs: e.CLIENT_INFO_RETENTION,
       retentionSweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
+      graceWindowMs: e.REFRESH_GRACE_WINDOW,
+      graceMaxReplays: e.REFRESH_GRACE_MAX_REPLAYS,
     },
     callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

@@ -17,6 +17,8 @@ import { Store } from "./store/store.js";
 
 // The composition root: configuration → store → domain → servers.
 
+const GRACE_KEY_NAME = "refresh_grace_hmac";
+
 export interface RunningService {
   readonly grpcPort: number;
   readonly httpPort: number;
@@ -50,11 +52,13 @@ export async function startService(config: Config, logger: Logger, options: Serv
     const store = new Store(database);
     const clock = options.clock ?? systemClock;
     const keys = await loadKeyRing(store, "EdDSA");
+    const graceKey = await store.transaction(({ secrets }) => secrets.ensure(GRACE_KEY_NAME, randomBytes(32)));
     const deps: Dependencies = {
       store,
       clock,
       tokens: new TokenIssuer(keys, config.tokens, clock, randomBytes),
       settings: { ...config.tokens, ...config.sessions },
+      graceKey,
     };
     return await startServers(config, logger, deps, database, allowAnonymous);
   } catch (error) {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 
 // Refresh tokens are opaque: 256 bits from the CSPRNG behind a fixed prefix,
 // so secret scanners can recognise a leaked one. Only the SHA-256 is stored:
@@ -29,4 +29,16 @@ export function hashRefreshToken(token: string): Buffer {
 /** True when the text has the shape of one of our refresh tokens. */
 export function looksLikeRefreshToken(text: string): boolean {
   return shape.test(text);
+}
+
+/**
+ * The successor of a rotated token is derived, not drawn: HMAC(grace key,
+ * parent secret ‖ parent id). A client retrying a refresh whose response it
+ * lost gets the very same successor, and no secret is ever stored to make
+ * that possible (the database keeps only the successor's hash).
+ */
+export function deriveSuccessor(graceKey: Buffer, parentToken: string, parentId: string): IssuedRefreshToken {
+  const secret = createHmac("sha256", graceKey).update(parentToken).update("\u0000").update(parentId).digest();
+  const token = REFRESH_TOKEN_PREFIX + secret.toString("base64url");
+  return { token, hash: hashRefreshToken(token) };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { VersionFloor } from "../store/session-repository.js";
 import type { Repositories } from "../store/store.js";
 import type { SessionRecord } from "../store/records.js";
 import { validateAuthentication, type AuthenticationInput } from "./authentication-context.js";
@@ -60,7 +61,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       // Past its window the key protects nothing; the retention sweep may not have freed it yet.
       if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
     }
-    await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller);
+    await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller, { tokenVersion, globalVersion });
     const session = await repos.sessions.insert({
       id: randomUUID(),
       userId,
@@ -75,6 +76,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       globalVersion,
       createdAt: now,
       expiresAt: new Date(now.getTime() + lifetimes.sessionMs),
+      refreshTtlSeconds: Math.ceil(lifetimes.refreshMs / 1000),
     });
     const refreshExpiresAt = refreshExpiry(session, now, lifetimes.refreshMs);
     await repos.refreshTokens.insert({
@@ -137,9 +139,10 @@ async function replay(repos: Repositories, session: SessionRecord, hash: Buffer,
 }
 
 /** Runs under the user's row lock, so concurrent logins see each other's sessions. */
-async function enforceSessionLimit(repos: Repositories, limit: number, userId: string, now: Date, caller: Caller) {
+async function enforceSessionLimit(repos: Repositories, limit: number, userId: string, now: Date, caller: Caller, floor: VersionFloor) {
   if (limit === 0) return;
-  const activeIds = await repos.sessions.activeSessionIdsOldestFirst(userId, now);
+  // Sessions a version bump killed no longer count against the limit.
+  const activeIds = await repos.sessions.activeSessionIdsOldestFirst(userId, now, floor);
   const excess = activeIds.length - limit + 1;
   if (excess > 0) await revokeSessions(repos, activeIds.slice(0, excess), SESSION_LIMIT_REASON, now, caller);
 }

@@ -10,6 +10,9 @@ export interface SessionSettings extends LifetimeSettings {
   readonly suspiciousActivityThreshold: number;
   readonly touchCoalesceMs: number;
   readonly clientInfoRetentionMs: number;
+  /** How long after a rotation the same caller may present the parent again; 0 disables. */
+  readonly graceWindowMs: number;
+  readonly graceMaxReplays: number;
 }
 
 export interface Dependencies {
@@ -17,4 +20,6 @@ export interface Dependencies {
   readonly clock: Clock;
   readonly tokens: TokenIssuer;
   readonly settings: SessionSettings;
+  /** HMAC key deriving successor refresh tokens; shared by every replica. */
+  readonly graceKey: Buffer;
 }

@@ -54,4 +54,12 @@ export class TokenIssuer {
   get publicKeys() {
     return this.keys.publicKeys;
   }
+
+  get issuer(): string {
+    return this.settings.issuer;
+  }
+
+  get audience(): string {
+    return this.settings.audience;
+  }
 }

@@ -19,6 +19,8 @@ export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
   TOKEN_REVOKED: grpc.status.UNAUTHENTICATED,
   TOKEN_REUSED: grpc.status.UNAUTHENTICATED,
   VERSION_STALE: grpc.status.UNAUTHENTICATED,
+  CONCURRENT_REFRESH: grpc.status.ABORTED,
+  TOKEN_INVALID: grpc.status.UNAUTHENTICATED,
   CALLER_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
   CALLER_NOT_ALLOWED: grpc.status.PERMISSION_DENIED,
   DATABASE_UNAVAILABLE: grpc.status.UNAVAILABLE,

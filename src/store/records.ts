@@ -1,4 +1,4 @@
-import type { Session as SessionRow } from "../generated/prisma/client.js";
+import type { Session } from "../generated/prisma/client.js";
 
 // Plain records handed to the domain, so nothing above the store depends on
 // Prisma's types.
@@ -29,11 +29,44 @@ export interface SessionRecord {
   readonly createdAt: Date;
   readonly lastActivityAt: Date;
   readonly expiresAt: Date;
+  readonly refreshTtlSeconds: number;
+  /** Explicit revocation, or the version bump that killed the session. */
   readonly revokedAt: Date | null;
   readonly revokeReason: string | null;
 }
 
-export function toSessionRecord(row: SessionRow): SessionRecord {
+/** A session row with what its derived state depends on: the user's current token version. */
+export type SessionRow = Session & {
+  readonly user: { readonly tokenVersion: bigint; readonly tokenVersionReason: string | null; readonly tokenVersionBumpedAt: Date | null };
+};
+
+export interface GlobalVersionState {
+  readonly globalVersion: bigint;
+  readonly reason: string | null;
+  readonly bumpedAt: Date | null;
+}
+
+export const userVersionSelect = {
+  user: { select: { tokenVersion: true, tokenVersionReason: true, tokenVersionBumpedAt: true } },
+} as const;
+
+/**
+ * Bumping a version is one write to one row; sessions it kills are not
+ * rewritten. Their revocation is derived here, when read: stamped versions
+ * below the current ones mean revoked, at the bump's time, for its reason.
+ */
+function effectiveRevocation(row: SessionRow, global: GlobalVersionState): { revokedAt: Date | null; revokeReason: string | null } {
+  if (row.revokedAt !== null) return { revokedAt: row.revokedAt, revokeReason: row.revokeReason };
+  if (row.globalVersion < global.globalVersion) {
+    return { revokedAt: global.bumpedAt ?? row.createdAt, revokeReason: global.reason ?? "global_version" };
+  }
+  if (row.tokenVersion < row.user.tokenVersion) {
+    return { revokedAt: row.user.tokenVersionBumpedAt ?? row.createdAt, revokeReason: row.user.tokenVersionReason ?? "token_version" };
+  }
+  return { revokedAt: null, revokeReason: null };
+}
+
+export function toSessionRecord(row: SessionRow, global: GlobalVersionState): SessionRecord {
   const claims = row.extraClaims;
   return {
     id: row.id,
@@ -59,8 +92,8 @@ export function toSessionRecord(row: SessionRow): SessionRecord {
     createdAt: row.createdAt,
     lastActivityAt: row.lastActivityAt,
     expiresAt: row.expiresAt,
-    revokedAt: row.revokedAt,
-    revokeReason: row.revokeReason,
+    refreshTtlSeconds: row.refreshTtlSeconds,
+    ...effectiveRevocation(row, global),
   };
 }
 
@@ -84,6 +117,7 @@ export type NewSession = Pick<
   | "globalVersion"
   | "createdAt"
   | "expiresAt"
+  | "refreshTtlSeconds"
 > & { readonly idempotencyKey: string | null };
 
 export interface NewRefreshToken {
@@ -106,9 +140,17 @@ export interface RefreshTokenRecord {
 }
 
 export interface NewRevocationEvent {
-  readonly kind: "session_created" | "session_revoked" | "user_data_deleted";
+  readonly kind:
+    | "session_created"
+    | "session_revoked"
+    | "user_data_deleted"
+    | "token_reuse"
+    | "grace_replay"
+    | "user_version"
+    | "global_version";
   readonly sessionId: string | null;
-  readonly userId: string;
+  readonly userId: string | null;
+  readonly version?: bigint;
   readonly orgId: string | null;
   readonly reason: string;
   readonly caller: string;

@@ -3,6 +3,8 @@ import type { TransactionClient } from "./transaction.js";
 import type { Prisma } from "./database.js";
 import {
   toSessionRecord,
+  userVersionSelect,
+  type GlobalVersionState,
   type NewRevocationEvent,
   type NewSession,
   type SessionChanges,
@@ -13,6 +15,14 @@ import {
 type Db = Prisma | TransactionClient;
 
 const active = (now: Date) => ({ revokedAt: null, expiresAt: { gt: now } });
+
+/** The versions a session must carry to be live: the user's and the global one. */
+export interface VersionFloor {
+  readonly tokenVersion: bigint;
+  readonly globalVersion: bigint;
+}
+
+const notStale = (floor: VersionFloor) => ({ tokenVersion: { gte: floor.tokenVersion }, globalVersion: { gte: floor.globalVersion } });
 
 /** Sessions and the rows that live and die with them. */
 export class SessionRepository {
@@ -39,14 +49,33 @@ export class SessionRepository {
     return { tokenVersion: row.token_version, globalVersion: row.global_version };
   }
 
+  async currentGlobal(): Promise<GlobalVersionState> {
+    return this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, reason: true, bumpedAt: true } });
+  }
+
+  /** The versions below which a user's sessions and tokens are dead. */
+  async versionFloor(userId: string): Promise<VersionFloor> {
+    const [user, global] = await Promise.all([
+      this.db.user.findUnique({ where: { userId }, select: { tokenVersion: true } }),
+      this.currentGlobal(),
+    ]);
+    return { tokenVersion: user?.tokenVersion ?? 0n, globalVersion: global.globalVersion };
+  }
+
   async findById(id: string): Promise<SessionRecord | null> {
-    const row = await this.db.session.findUnique({ where: { id } });
-    return row === null ? null : toSessionRecord(row);
+    const [row, global] = await Promise.all([
+      this.db.session.findUnique({ where: { id }, include: userVersionSelect }),
+      this.currentGlobal(),
+    ]);
+    return row === null ? null : toSessionRecord(row, global);
   }
 
   async findByIdempotencyKey(userId: string, key: string): Promise<SessionRecord | null> {
-    const row = await this.db.session.findFirst({ where: { userId, idempotencyKey: key } });
-    return row === null ? null : toSessionRecord(row);
+    const [row, global] = await Promise.all([
+      this.db.session.findFirst({ where: { userId, idempotencyKey: key }, include: userVersionSelect }),
+      this.currentGlobal(),
+    ]);
+    return row === null ? null : toSessionRecord(row, global);
   }
 
   /** Frees an expired idempotency key so a new login may use it (the key is unique per user). */
@@ -55,9 +84,9 @@ export class SessionRepository {
   }
 
   /** Active sessions of a user, oldest first: the eviction order of the session limit. */
-  async activeSessionIdsOldestFirst(userId: string, now: Date): Promise<string[]> {
+  async activeSessionIdsOldestFirst(userId: string, now: Date, floor: VersionFloor): Promise<string[]> {
     const rows = await this.db.session.findMany({
-      where: { userId, ...active(now) },
+      where: { userId, ...active(now), ...notStale(floor) },
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
       select: { id: true },
     });
@@ -65,16 +94,20 @@ export class SessionRepository {
   }
 
   async insert(session: NewSession): Promise<SessionRecord> {
-    const row = await this.db.session.create({
-      data: {
-        ...session,
-        amr: [...session.amr],
-        extraClaims: session.extraClaims as PrismaNamespace.InputJsonObject,
-        lastIpAddress: session.ipAddress,
-        lastActivityAt: session.createdAt,
-      },
-    });
-    return toSessionRecord(row);
+    const [row, global] = await Promise.all([
+      this.db.session.create({
+        data: {
+          ...session,
+          amr: [...session.amr],
+          extraClaims: session.extraClaims as PrismaNamespace.InputJsonObject,
+          lastIpAddress: session.ipAddress,
+          lastActivityAt: session.createdAt,
+        },
+        include: userVersionSelect,
+      }),
+      this.currentGlobal(),
+    ]);
+    return toSessionRecord(row, global);
   }
 
   /** Marks the given sessions revoked (those not already) and kills their live tokens. */
@@ -82,23 +115,31 @@ export class SessionRepository {
     if (ids.length === 0) return [];
     // RETURNING only the rows this statement changed tells us exactly which
     // sessions we revoked, even when another call revokes some at the same time.
+    // Sessions a version bump already killed keep that as their reason.
     const revoked = await this.db.$queryRaw<{ id: string }[]>`
-      UPDATE sessions SET revoked_at = ${now}, revoke_reason = ${reason}
-      WHERE id = ANY(${[...ids]}::uuid[]) AND revoked_at IS NULL
-      RETURNING id`;
+      UPDATE sessions s SET revoked_at = ${now}, revoke_reason = ${reason}
+      FROM users u, global_state g
+      WHERE s.id = ANY(${[...ids]}::uuid[]) AND s.revoked_at IS NULL
+        AND u.user_id = s.user_id AND g.id = 1
+        AND s.token_version >= u.token_version AND s.global_version >= g.global_version
+      RETURNING s.id`;
     const revokedIds = revoked.map((row) => row.id);
     if (revokedIds.length === 0) return [];
     await this.db.refreshToken.updateMany({
       where: { sessionId: { in: revokedIds }, revokedAt: null, rotatedAt: null },
       data: { revokedAt: now, revokeReason: reason },
     });
-    const rows = await this.db.session.findMany({ where: { id: { in: revokedIds } } });
-    return rows.map(toSessionRecord);
+    const [rows, global] = await Promise.all([
+      this.db.session.findMany({ where: { id: { in: revokedIds } }, include: userVersionSelect }),
+      this.currentGlobal(),
+    ]);
+    return rows.map((row) => toSessionRecord(row, global));
   }
 
   async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null): Promise<string[]> {
+    const floor = await this.versionFloor(userId);
     const rows = await this.db.session.findMany({
-      where: { userId, ...active(now), ...(exceptId === null ? {} : { id: { not: exceptId } }) },
+      where: { userId, ...active(now), ...notStale(floor), ...(exceptId === null ? {} : { id: { not: exceptId } }) },
       select: { id: true },
     });
     return rows.map((row) => row.id);
@@ -108,12 +149,18 @@ export class SessionRepository {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
     };
+    const [global, user] = await Promise.all([
+      this.currentGlobal(),
+      this.db.user.findUnique({ where: { userId }, select: { tokenVersion: true } }),
+    ]);
+    const floor = { tokenVersion: user?.tokenVersion ?? 0n, globalVersion: global.globalVersion };
     const rows = await this.db.session.findMany({
-      where: { userId, ...(includeInactive ? {} : active(now)), ...keyset },
+      where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+      include: userVersionSelect,
       take,
     });
-    return rows.map(toSessionRecord);
+    return rows.map((row) => toSessionRecord(row, global));
   }
 
   /**
@@ -150,12 +197,8 @@ export class SessionRepository {
 
   /** `count = count + 1` in one statement: concurrent reports are all counted. */
   async incrementSuspiciousActivity(id: string): Promise<SessionRecord | null> {
-    const changed = await this.db.session.updateManyAndReturn({
-      where: { id },
-      data: { suspiciousActivityCount: { increment: 1 } },
-    });
-    const row = changed[0];
-    return row === undefined ? null : toSessionRecord(row);
+    const changed = await this.db.session.updateMany({ where: { id }, data: { suspiciousActivityCount: { increment: 1 } } });
+    return changed.count === 1 ? this.findById(id) : null;
   }
 
   /** Append-if-absent in one statement, so concurrent providers are all kept. */

@@ -1,13 +1,19 @@
 import type { Database } from "./database.js";
 import { RefreshTokenRepository } from "./refresh-token-repository.js";
+import { RotationRepository } from "./rotation-repository.js";
+import { SecretRepository } from "./secret-repository.js";
 import { SessionRepository } from "./session-repository.js";
 import { SigningKeyRepository } from "./signing-key-repository.js";
 import { inTransaction, translateDatabaseError, type TransactionClient } from "./transaction.js";
+import { VersionRepository } from "./version-repository.js";
 
 export interface Repositories {
   readonly sessions: SessionRepository;
   readonly refreshTokens: RefreshTokenRepository;
   readonly signingKeys: SigningKeyRepository;
+  readonly rotation: RotationRepository;
+  readonly versions: VersionRepository;
+  readonly secrets: SecretRepository;
 }
 
 function repositoriesFor(client: Database["prisma"] | TransactionClient): Repositories {
@@ -15,6 +21,9 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient): Reposi
     sessions: new SessionRepository(client),
     refreshTokens: new RefreshTokenRepository(client),
     signingKeys: new SigningKeyRepository(client),
+    rotation: new RotationRepository(client),
+    versions: new VersionRepository(client),
+    secrets: new SecretRepository(client),
   };
 }
 

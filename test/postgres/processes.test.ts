@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, inject, it } from "vitest";
+import { readMigrations } from "../../src/store/migrate.js";
 import { connectClients } from "../support/clients.js";
 import { createFreshDatabase, type FreshDatabase } from "../support/fresh-database.js";
 import { healthCheck } from "../support/health.js";
@@ -33,12 +34,12 @@ describe("several processes on one PostgreSQL", () => {
     const url = await freshDatabase();
     const runs = Array.from({ length: 3 }, () => runCli("migrate", { DATABASE_URL: url }));
     expect(await Promise.all(runs.map((run) => run.exited))).toEqual([0, 0, 0]);
-    const migrations = await query<{ migration_name: string; finished_at: Date | null }>(url, `SELECT migration_name, finished_at FROM "_prisma_migrations"`);
-    expect(migrations).toHaveLength(1);
-    expect(migrations[0]?.finished_at).not.toBeNull();
+    const applied = await query<{ migration_name: string; finished_at: Date | null }>(url, `SELECT migration_name, finished_at FROM "_prisma_migrations" ORDER BY 1`);
+    expect(applied.map((row) => row.migration_name)).toEqual((await readMigrations()).map((migration) => migration.name));
+    expect(applied.every((row) => row.finished_at !== null)).toBe(true);
     const tables = await query<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.map((row) => row.table_name)).toEqual([
-      "_prisma_migrations", "global_state", "refresh_tokens", "revocation_events", "sessions", "signing_keys", "users",
+      "_prisma_migrations", "global_state", "refresh_tokens", "revocation_events", "service_secrets", "sessions", "signing_keys", "users",
     ]);
     expect(await query(url, "SELECT id, global_version FROM global_state")).toEqual([{ id: 1, global_version: "0" }]);
   }, 60_000);
@@ -48,7 +49,8 @@ describe("several processes on one PostgreSQL", () => {
     const servers = Array.from({ length: 3 }, () => runCli("serve", { DATABASE_URL: url }));
     try {
       const ports = await Promise.all(servers.map((server) => server.serving));
-      expect(await query(url, `SELECT count(*)::int AS n FROM "_prisma_migrations"`)).toEqual([{ n: 1 }]);
+      expect(await query(url, `SELECT count(*)::int AS n FROM "_prisma_migrations"`)).toEqual([{ n: (await readMigrations()).length }]);
+      expect(await query(url, `SELECT count(*)::int AS n FROM service_secrets`)).toEqual([{ n: 1 }]);
       expect(await query(url, `SELECT count(*)::int AS n FROM signing_keys WHERE state = 'active'`)).toEqual([{ n: 1 }]);
       const kids = await Promise.all(
         ports.map(async ({ grpcPort }) => {

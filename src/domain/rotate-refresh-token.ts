@@ -1,0 +1,148 @@
+import { createHash, randomUUID } from "node:crypto";
+import { deriveSuccessor, hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
+import type { SessionRecord } from "../store/records.js";
+import type { LockedRefreshToken } from "../store/rotation-repository.js";
+import type { Repositories } from "../store/store.js";
+import type { Caller } from "./context.js";
+import type { Dependencies } from "./dependencies.js";
+import { DomainError, invalidArgument } from "./errors.js";
+import type { IssuedTokens } from "./issued-tokens.js";
+import { lifetime } from "./lifetimes.js";
+import { revokeSessions } from "./revoke-sessions.js";
+import { found } from "./session-state.js";
+import { optionalIp, optionalText } from "./validation.js";
+
+export interface RotateInput {
+  readonly refreshToken: string;
+  readonly userAgent: string;
+  readonly ipAddress: string;
+  readonly accessTtlMs: number | undefined;
+}
+
+export const TOKEN_REUSE_REASON = "token_reuse";
+
+type Outcome =
+  | { readonly kind: "rotated" | "replayed"; readonly sessionId: string; readonly refreshToken: string; readonly refreshExpiresAt: Date }
+  | { readonly kind: "failed"; readonly error: DomainError };
+
+/**
+ * Exchanges a refresh token for a new pair in one transaction. Checks run in
+ * this order: unknown → revoked family → spent (grace replay, concurrent
+ * refresh or reuse) → expiry → versions. A failure that must still change
+ * state (reuse revokes the family) commits first and is thrown afterwards.
+ */
+export async function rotateRefreshToken(deps: Dependencies, caller: Caller, input: RotateInput): Promise<{ session: SessionRecord; tokens: IssuedTokens }> {
+  if (input.refreshToken.length === 0) throw invalidArgument("refresh_token", "is required");
+  const ipAddress = optionalIp("ip_address", input.ipAddress);
+  const userAgent = optionalText("user_agent", input.userAgent, 1024);
+  const accessTtlMs = lifetime("access_token_ttl", input.accessTtlMs, deps.settings.accessTtlMs, deps.settings.accessTtlMaxMs);
+  if (!looksLikeRefreshToken(input.refreshToken)) throw unknownToken();
+  const client = userAgent === null && ipAddress === null ? null : createHash("sha256").update(`${userAgent ?? ""}\n${ipAddress ?? ""}`).digest();
+  const presentedHash = hashRefreshToken(input.refreshToken);
+
+  const outcome = await deps.store.transaction(async (repos): Promise<Outcome> => {
+    const token = await repos.rotation.lockByHash(presentedHash);
+    if (token === null) return failed(unknownToken());
+    if (token.revokedAt !== null || token.sessionRevokedAt !== null) {
+      return failed(new DomainError("TOKEN_REVOKED", "the refresh token's session has ended"));
+    }
+    const successor = deriveSuccessor(deps.graceKey, input.refreshToken, token.id);
+    if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, successor.token);
+    const stale = expiredOrStale(token);
+    if (stale !== undefined) return failed(stale);
+    await repos.rotation.markRotated(token.id, caller.id, client);
+    const { expiresAt } = await repos.rotation.insertSuccessor({
+      id: randomUUID(),
+      sessionId: token.sessionId,
+      parentId: token.id,
+      hash: successor.hash,
+      tokenVersion: token.tokenVersion,
+      globalVersion: token.globalVersion,
+      refreshTtlSeconds: token.refreshTtlSeconds,
+      sessionExpiresAt: token.sessionExpiresAt,
+    });
+    await repos.rotation.recordActivity(token.sessionId, ipAddress);
+    return { kind: "rotated", sessionId: token.sessionId, refreshToken: successor.token, refreshExpiresAt: expiresAt };
+  });
+
+  if (outcome.kind === "failed") throw outcome.error;
+  const session = found(await deps.store.read(({ sessions }) => sessions.findById(outcome.sessionId)));
+  const access = await deps.tokens.accessToken(session, accessTtlMs);
+  return {
+    session,
+    tokens: {
+      accessToken: access.token,
+      accessTokenExpiresAt: access.expiresAt,
+      refreshToken: outcome.refreshToken,
+      refreshTokenExpiresAt: outcome.refreshExpiresAt,
+    },
+  };
+}
+
+/**
+ * A presentation this soon after the rotation, by the same caller and client,
+ * is one burst of parallel requests (a browser's tabs, a mobile client's
+ * retries), not a replay: it never counts against the replay limit and, with
+ * the grace window off, is refused as a lost race instead of treated as theft.
+ */
+export const CONCURRENT_BURST_MS = 1000;
+
+/**
+ * A token that was already rotated. Callers whose transaction began before
+ * the rotation, or that are the same client within the burst, were racing
+ * it; later callers are retrying or replaying. The same caller and client,
+ * within the grace window and while the successor is unused, get the same
+ * successor; a race without grace is ABORTED without harm; anything else is
+ * reuse and ends the session.
+ */
+async function spentToken(
+  deps: Dependencies,
+  repos: Repositories,
+  caller: Caller,
+  token: LockedRefreshToken,
+  client: Buffer | null,
+  successorToken: string,
+): Promise<Outcome> {
+  const rotatedAt = token.rotatedAt ?? token.transactionStartedAt;
+  const sinceRotation = token.transactionStartedAt.getTime() - rotatedAt.getTime();
+  const sameClient = token.rotatedBy === caller.id && equalOrBothNull(token.rotatedClient, client);
+  const racing = sinceRotation < 0 || (sameClient && sinceRotation <= CONCURRENT_BURST_MS);
+  const { graceWindowMs, graceMaxReplays } = deps.settings;
+  const retryAllowed = sinceRotation <= graceWindowMs && token.replayCount < graceMaxReplays;
+  const successor = graceWindowMs > 0 && sameClient && (racing || retryAllowed) ? await repos.rotation.liveSuccessor(token.id) : null;
+  if (successor !== null) {
+    const stale = expiredOrStale({ ...token, expiresAt: successor.expiresAt });
+    if (stale !== undefined) return failed(stale);
+    if (!racing) await repos.rotation.countReplay(token.id);
+    await repos.sessions.recordEvents([
+      { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: racing ? "concurrent" : "retry", caller: caller.id },
+    ]);
+    return { kind: "replayed", sessionId: token.sessionId, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
+  }
+  if (racing) {
+    return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
+  }
+  await revokeSessions(repos, [token.sessionId], TOKEN_REUSE_REASON, token.transactionStartedAt, caller);
+  await repos.sessions.recordEvents([
+    { kind: "token_reuse", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: TOKEN_REUSE_REASON, caller: caller.id },
+  ]);
+  return failed(new DomainError("TOKEN_REUSED", "this refresh token was already used; its session has been revoked"));
+}
+
+function expiredOrStale(token: Pick<LockedRefreshToken, "expiresAt" | "sessionExpiresAt" | "transactionStartedAt" | "tokenVersion" | "globalVersion" | "currentTokenVersion" | "currentGlobalVersion">) {
+  const now = token.transactionStartedAt.getTime();
+  if (token.expiresAt.getTime() <= now || token.sessionExpiresAt.getTime() <= now) {
+    return new DomainError("TOKEN_EXPIRED", "the refresh token has expired");
+  }
+  if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) {
+    return new DomainError("VERSION_STALE", "the refresh token was issued before its user's or every token was revoked");
+  }
+  return undefined;
+}
+
+function equalOrBothNull(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
+}
+
+const failed = (error: DomainError): Outcome => ({ kind: "failed", error });
+const unknownToken = () => new DomainError("TOKEN_UNKNOWN", "the refresh token is not known");
