@@ -4,11 +4,17 @@ import { createLogger } from "./logger.js";
 import { startService } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
+import { Store } from "./store/store.js";
+import { systemClock } from "./domain/context.js";
+import { deleteEndedSessions } from "./domain/enforce-retention.js";
 
-const usage = `usage: session-authority [serve | migrate | help]
+const usage = `usage: session-authority [serve | migrate | cleanup | help]
 
   serve    (default) apply pending migrations, then serve gRPC and the HTTP side port
   migrate  apply pending migrations and exit
+  cleanup  delete sessions (and their tokens) that ended longer ago than
+           ENDED_SESSION_RETENTION, in batches, and exit (serve also does this
+           every RETENTION_SWEEP_INTERVAL)
 
 Configuration is read from environment variables; see README.md.`;
 
@@ -18,7 +24,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (command !== "serve" && command !== "migrate") {
+  if (command !== "serve" && command !== "migrate" && command !== "cleanup") {
     process.stderr.write(`unknown command "${command}"\n${usage}\n`);
     return 2;
   }
@@ -29,6 +35,17 @@ async function main(argv: readonly string[]): Promise<number> {
     try {
       const applied = await migrate(database);
       logger.info({ backend: database.kind, applied }, applied.length === 0 ? "schema is up to date" : "migrations applied");
+    } finally {
+      await database.close();
+    }
+    return 0;
+  }
+  if (command === "cleanup") {
+    const database = await openDatabase(config.database);
+    try {
+      const store = new Store(database);
+      const deleted = await deleteEndedSessions({ store, clock: systemClock, settings: config.sessions }, Number.POSITIVE_INFINITY);
+      logger.info({ deleted }, "ended sessions deleted");
     } finally {
       await database.close();
     }

@@ -46,6 +46,7 @@ const envSchema = z.object({
   REFRESH_GRACE_WINDOW: duration("10s"),
   REFRESH_GRACE_MAX_REPLAYS: count(3),
   CLIENT_INFO_RETENTION: duration("90d"),
+  ENDED_SESSION_RETENTION: duration("30d"),
   RETENTION_SWEEP_INTERVAL: duration("1h"),
   API_KEYS: z.string().default(""),
   POLICY_FILE: z.string().optional(),
@@ -71,6 +72,7 @@ export interface Config {
     readonly suspiciousActivityThreshold: number;
     readonly touchCoalesceMs: number;
     readonly clientInfoRetentionMs: number;
+    readonly endedSessionRetentionMs: number;
     readonly retentionSweepIntervalMs: number;
     readonly graceWindowMs: number;
     readonly graceMaxReplays: number;
@@ -110,6 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       suspiciousActivityThreshold: e.SUSPICIOUS_ACTIVITY_THRESHOLD,
       touchCoalesceMs: e.TOUCH_COALESCE_WINDOW,
       clientInfoRetentionMs: e.CLIENT_INFO_RETENTION,
+      endedSessionRetentionMs: e.ENDED_SESSION_RETENTION,
       retentionSweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
       graceWindowMs: e.REFRESH_GRACE_WINDOW,
       graceMaxReplays: e.REFRESH_GRACE_MAX_REPLAYS,

@@ -24,7 +24,7 @@ export interface RunningService {
   readonly httpPort: number;
   readonly database: Database;
   /** Runs the retention job now (it also runs on its interval). */
-  enforceRetention(): Promise<{ erased: number }>;
+  enforceRetention(): Promise<{ erased: number; deleted: number }>;
   /** Health NOT_SERVING, drain in-flight calls within the deadline, release everything. */
   shutdown(): Promise<void>;
 }

@@ -10,6 +10,8 @@ export interface SessionSettings extends LifetimeSettings {
   readonly suspiciousActivityThreshold: number;
   readonly touchCoalesceMs: number;
   readonly clientInfoRetentionMs: number;
+  /** How long a revoked, expired or version-killed session and its tokens are kept, so replays are recognised. */
+  readonly endedSessionRetentionMs: number;
   /** How long after a rotation the same caller may present the parent again; 0 disables. */
   readonly graceWindowMs: number;
   readonly graceMaxReplays: number;

@@ -5,11 +5,32 @@ import type { Dependencies } from "./dependencies.js";
  * Personal data (IP addresses, user agents) is kept only as long as the
  * configured retention; idempotency keys only as long as a retry can come.
  */
-export async function enforceRetention(deps: Dependencies): Promise<{ erased: number }> {
+export async function enforceRetention(deps: Dependencies): Promise<{ erased: number; deleted: number }> {
   const now = deps.clock.now();
   const erased = await deps.store.read(({ sessions }) =>
     sessions.eraseClientInfo(new Date(now.getTime() - deps.settings.clientInfoRetentionMs), now),
   );
   await deps.store.read(({ sessions }) => sessions.forgetIdempotencyKeys(new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS)));
-  return { erased };
+  return { erased, deleted: await deleteEndedSessions(deps) };
+}
+
+const DELETE_BATCH = 1000;
+
+/**
+ * Deletes sessions, with every token of their families, once they ended
+ * longer ago than the retention. Batches keep each statement short, so the
+ * cleanup never holds locks that refreshes would queue behind.
+ */
+export async function deleteEndedSessions(
+  deps: Pick<Dependencies, "store" | "clock"> & { readonly settings: Pick<Dependencies["settings"], "endedSessionRetentionMs"> },
+  maxBatches = 100,
+): Promise<number> {
+  const endedBefore = new Date(deps.clock.now().getTime() - deps.settings.endedSessionRetentionMs);
+  let deleted = 0;
+  for (let batch = 0; batch < maxBatches; batch += 1) {
+    const count = await deps.store.read(({ sessions }) => sessions.deleteEndedBefore(endedBefore, DELETE_BATCH));
+    deleted += count;
+    if (count < DELETE_BATCH) break;
+  }
+  return deleted;
 }

@@ -1,22 +1,74 @@
+import { randomUUID } from "node:crypto";
 import { hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
+import type { SessionRecord } from "../store/records.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
-import { invalidArgument } from "./errors.js";
+import { DomainError, invalidArgument } from "./errors.js";
+import type { IssuedTokens } from "./issued-tokens.js";
 import { revokeSessions } from "./revoke-sessions.js";
-import { reason, requiredId } from "./validation.js";
+import { assertActive, found } from "./session-state.js";
+import { optionalSessionId, reason, requiredId, sessionId } from "./validation.js";
+
+export interface RevokeUserTokensInput {
+  readonly userId: string;
+  readonly reason: string;
+  /** "" for none. */
+  readonly keepSessionId: string;
+}
+
+export interface RevokeUserTokensResult {
+  readonly tokenVersion: bigint;
+  readonly kept?: { readonly session: SessionRecord; readonly tokens: IssuedTokens };
+}
 
 /**
  * Kills every refresh and access token the user holds, in one single-row
- * write (the user's token version); their sessions read as revoked from then on.
+ * write (the user's token version); their sessions read as revoked from then
+ * on. A kept session (the one a password was just changed from) is re-stamped
+ * with the new version in the same transaction and gets a new token pair.
  */
-export async function revokeUserTokens(deps: Dependencies, caller: Caller, input: { userId: string; reason: string }): Promise<bigint> {
+export async function revokeUserTokens(deps: Dependencies, caller: Caller, input: RevokeUserTokensInput): Promise<RevokeUserTokensResult> {
   const userId = requiredId("user_id", input.userId);
   const why = reason("reason", input.reason, "user_tokens_revoked");
-  return deps.store.transaction(async (repos) => {
+  const keepId = optionalSessionId("keep_session_id", input.keepSessionId);
+  const now = deps.clock.now();
+  const refresh = deps.tokens.refreshToken();
+  const outcome = await deps.store.transaction(async (repos) => {
+    const kept = keepId === null ? null : assertActive(await repos.sessions.findById(keepId), now);
+    if (kept !== null && kept.userId !== userId) throw new DomainError("SESSION_NOT_FOUND", "keep_session_id is not a session of this user");
     const version = await repos.versions.bumpUserVersion(userId, why);
     await repos.sessions.recordEvents([{ kind: "user_version", sessionId: null, userId, orgId: null, version, reason: why, caller: caller.id }]);
-    return version;
+    if (kept === null) return { version, keptRefreshExpiresAt: null };
+    await repos.sessions.restamp(kept.id, version);
+    await repos.refreshTokens.revokeLive(kept.id, why, now);
+    const keptRefreshExpiresAt = new Date(Math.min(now.getTime() + kept.refreshTtlSeconds * 1000, kept.expiresAt.getTime()));
+    await repos.refreshTokens.insert({
+      id: randomUUID(),
+      sessionId: kept.id,
+      parentId: null,
+      hash: refresh.hash,
+      tokenVersion: version,
+      globalVersion: kept.globalVersion,
+      issuedAt: now,
+      expiresAt: keptRefreshExpiresAt,
+    });
+    return { version, keptRefreshExpiresAt };
   });
+  if (keepId === null || outcome.keptRefreshExpiresAt === null) return { tokenVersion: outcome.version };
+  const session = found(await deps.store.read(({ sessions }) => sessions.findById(keepId)));
+  const access = await deps.tokens.accessToken(session, deps.settings.accessTtlMs);
+  return {
+    tokenVersion: outcome.version,
+    kept: {
+      session,
+      tokens: {
+        accessToken: access.token,
+        accessTokenExpiresAt: access.expiresAt,
+        refreshToken: refresh.token,
+        refreshTokenExpiresAt: outcome.keptRefreshExpiresAt,
+      },
+    },
+  };
 }
 
 /** Breach response: every token of every user, in one single-row write. */
@@ -43,6 +95,19 @@ export async function revokeRefreshToken(deps: Dependencies, caller: Caller, inp
   return deps.store.transaction(async (repos) => {
     const token = await repos.refreshTokens.findByHash(hash);
     if (token === null) return "";
+    await revokeSessions(repos, [token.sessionId], why, now, caller);
+    return token.sessionId;
+  });
+}
+
+/** Ends the session family of the refresh token with this id (from ListUserTokens). */
+export async function revokeTokenById(deps: Dependencies, caller: Caller, input: { tokenId: string; reason: string }): Promise<string> {
+  const tokenId = sessionId("token_id", input.tokenId);
+  const why = reason("reason", input.reason, "revoked");
+  const now = deps.clock.now();
+  return deps.store.transaction(async (repos) => {
+    const token = await repos.refreshTokens.findById(tokenId);
+    if (token === null) throw new DomainError("TOKEN_NOT_FOUND", "no refresh token has this id");
     await revokeSessions(repos, [token.sessionId], why, now, caller);
     return token.sessionId;
   });

@@ -10,13 +10,20 @@ import type { IssuedTokens } from "./issued-tokens.js";
 import { lifetime } from "./lifetimes.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { found } from "./session-state.js";
-import { optionalIp, optionalText } from "./validation.js";
+import { optionalId, optionalIp, optionalText } from "./validation.js";
 
 export interface RotateInput {
   readonly refreshToken: string;
   readonly userAgent: string;
   readonly ipAddress: string;
   readonly accessTtlMs: number | undefined;
+  /** "" when the caller does not assert who the token belongs to. */
+  readonly expectedUserId: string;
+  readonly expectedOrgId: string;
+  /** Set to switch the session's organisation with this rotation ("" clears it). */
+  readonly switchToOrgId: string | undefined;
+  /** Whether the caller's policy lets it switch organisations. */
+  readonly maySwitchOrg: boolean;
 }
 
 export const TOKEN_REUSE_REASON = "token_reuse";
@@ -36,6 +43,12 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
   const ipAddress = optionalIp("ip_address", input.ipAddress);
   const userAgent = optionalText("user_agent", input.userAgent, 1024);
   const accessTtlMs = lifetime("access_token_ttl", input.accessTtlMs, deps.settings.accessTtlMs, deps.settings.accessTtlMaxMs);
+  const expectedUserId = optionalId("expected_user_id", input.expectedUserId);
+  const expectedOrgId = optionalId("expected_org_id", input.expectedOrgId);
+  const switchOrg = input.switchToOrgId === undefined ? null : { orgId: optionalId("active_org_id", input.switchToOrgId) };
+  if (switchOrg !== null && !input.maySwitchOrg) {
+    throw new DomainError("CALLER_NOT_ALLOWED", "this caller may not switch a session's organisation");
+  }
   if (!looksLikeRefreshToken(input.refreshToken)) throw unknownToken();
   const client = userAgent === null && ipAddress === null ? null : createHash("sha256").update(`${userAgent ?? ""}\n${ipAddress ?? ""}`).digest();
   const presentedHash = hashRefreshToken(input.refreshToken);
@@ -43,6 +56,18 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
   const outcome = await deps.store.transaction(async (repos): Promise<Outcome> => {
     const token = await repos.rotation.lockByHash(presentedHash);
     if (token === null) return failed(unknownToken());
+    // A token presented through another service, or for another user or
+    // organisation, looks exactly like an unknown one: the answer must not
+    // confirm that it exists or whose it is.
+    const mismatch =
+      token.sessionCreatedBy !== caller.id
+        ? "presented by a caller other than the one that created its session"
+        : expectedUserId !== null && expectedUserId !== token.userId
+          ? "presented for another user"
+          : expectedOrgId !== null && expectedOrgId !== token.sessionActiveOrgId
+            ? "presented for another organisation"
+            : undefined;
+    if (mismatch !== undefined) return failed(unknownToken(`refresh token of session ${token.sessionId} ${mismatch}`));
     if (token.revokedAt !== null || token.sessionRevokedAt !== null) {
       return failed(new DomainError("TOKEN_REVOKED", "the refresh token's session has ended"));
     }
@@ -61,7 +86,7 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
       refreshTtlSeconds: token.refreshTtlSeconds,
       sessionExpiresAt: token.sessionExpiresAt,
     });
-    await repos.rotation.recordActivity(token.sessionId, ipAddress);
+    await repos.rotation.recordActivity(token.sessionId, ipAddress, switchOrg);
     return { kind: "rotated", sessionId: token.sessionId, refreshToken: successor.token, refreshExpiresAt: expiresAt };
   });
 
@@ -145,4 +170,6 @@ function equalOrBothNull(a: Buffer | null, b: Buffer | null): boolean {
 }
 
 const failed = (error: DomainError): Outcome => ({ kind: "failed", error });
-const unknownToken = () => new DomainError("TOKEN_UNKNOWN", "the refresh token is not known");
+/** `why` is private: logged, never sent. */
+const unknownToken = (why?: string) =>
+  new DomainError("TOKEN_UNKNOWN", "the refresh token is not known", why === undefined ? {} : { cause: why });

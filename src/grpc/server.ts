@@ -31,7 +31,7 @@ export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: Caller
   });
   const v1 = services.sessionauthority.v1;
   server.addService(withTolerantDecoding(v1.SessionService.service), sessionServiceHandlers(deps, logger));
-  server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger));
+  server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy));
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);

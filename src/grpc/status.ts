@@ -21,6 +21,7 @@ export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
   VERSION_STALE: grpc.status.UNAUTHENTICATED,
   CONCURRENT_REFRESH: grpc.status.ABORTED,
   TOKEN_INVALID: grpc.status.UNAUTHENTICATED,
+  TOKEN_NOT_FOUND: grpc.status.NOT_FOUND,
   CALLER_UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
   CALLER_NOT_ALLOWED: grpc.status.PERMISSION_DENIED,
   DATABASE_UNAVAILABLE: grpc.status.UNAVAILABLE,

@@ -2,7 +2,9 @@ import * as grpc from "@grpc/grpc-js";
 import type { JWK, JWTPayload } from "jose";
 import { RESERVED_CLAIMS } from "../crypto/access-token.js";
 import type { Dependencies } from "../domain/dependencies.js";
-import { revokeAllTokens, revokeRefreshToken, revokeUserTokens } from "../domain/revoke-tokens.js";
+import type { Policy } from "../config.js";
+import { listUserTokens } from "../domain/list-user-tokens.js";
+import { revokeAllTokens, revokeRefreshToken, revokeTokenById, revokeUserTokens } from "../domain/revoke-tokens.js";
 import { rotateRefreshToken } from "../domain/rotate-refresh-token.js";
 import { verifyAccessToken } from "../domain/verify-access-token.js";
 import type { SessionRecord } from "../store/records.js";
@@ -10,6 +12,7 @@ import type { TokenServiceHandlers } from "../generated/proto/types/sessionautho
 import type { Logger } from "../logger.js";
 import { fromDuration, toDuration, toStruct, toTimestamp } from "./convert.js";
 import { toSessionMessage, toTokenPair } from "./session-message.js";
+import { allowedByPolicy } from "./interceptors/caller-auth.js";
 import { errorStatus } from "./status.js";
 import { unary } from "./unary.js";
 
@@ -53,7 +56,10 @@ export function toJsonWebKey(jwk: JWK) {
   };
 }
 
-export function tokenServiceHandlers(deps: Dependencies, logger: Logger): TokenServiceHandlers {
+/** Policy capability that lets a caller switch a session's organisation on refresh. */
+export const SWITCH_ORG_CAPABILITY = "/sessionauthority.v1.TokenService/RefreshTokens:switch_org";
+
+export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy: Policy | undefined): TokenServiceHandlers {
   return {
     RefreshTokens: unary(logger, async (request, { caller }) => {
       const result = await rotateRefreshToken(deps, caller, {
@@ -61,6 +67,10 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger): TokenS
         userAgent: request.user_agent,
         ipAddress: request.ip_address,
         accessTtlMs: fromDuration("access_token_ttl", request.access_token_ttl),
+        expectedUserId: request.expected_user_id,
+        expectedOrgId: request.expected_org_id,
+        switchToOrgId: request._active_org_id === "active_org_id" ? request.active_org_id : undefined,
+        maySwitchOrg: allowedByPolicy(policy, caller.id, SWITCH_ORG_CAPABILITY),
       });
       return { tokens: toTokenPair(result.tokens), session: toSessionMessage(result.session, deps.clock.now()) };
     }),
@@ -71,8 +81,29 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger): TokenS
     RevokeRefreshToken: unary(logger, async (request, { caller }) => ({
       session_id: await revokeRefreshToken(deps, caller, { refreshToken: request.refresh_token, reason: request.reason }),
     })),
-    RevokeUserTokens: unary(logger, async (request, { caller }) => ({
-      token_version: String(await revokeUserTokens(deps, caller, { userId: request.user_id, reason: request.reason })),
+    RevokeUserTokens: unary(logger, async (request, { caller }) => {
+      const result = await revokeUserTokens(deps, caller, { userId: request.user_id, reason: request.reason, keepSessionId: request.keep_session_id });
+      return {
+        token_version: String(result.tokenVersion),
+        tokens: result.kept === undefined ? null : toTokenPair(result.kept.tokens),
+        session: result.kept === undefined ? null : toSessionMessage(result.kept.session, deps.clock.now()),
+      };
+    }),
+    ListUserTokens: unary(logger, async (request) => {
+      const page = await listUserTokens(deps, { userId: request.user_id, pageSize: request.page_size, pageToken: request.page_token });
+      return {
+        tokens: page.tokens.map((token) => ({
+          token_id: token.id,
+          session_id: token.sessionId,
+          issued_at: toTimestamp(token.issuedAt),
+          expires_at: toTimestamp(token.expiresAt),
+          last_rotated_at: token.rotated ? toTimestamp(token.issuedAt) : null,
+        })),
+        next_page_token: page.nextPageToken,
+      };
+    }),
+    RevokeToken: unary(logger, async (request, { caller }) => ({
+      session_id: await revokeTokenById(deps, caller, { tokenId: request.token_id, reason: request.reason }),
     })),
     RevokeAllTokens: unary(logger, async (request, { caller }) => ({
       global_version: String(await revokeAllTokens(deps, caller, { reason: request.reason })),

@@ -33,6 +33,8 @@ export function unary<Request, Response>(
 
 export function toErrorStatus(error: unknown, logger: Logger, method: string): ErrorStatus {
   if (error instanceof DomainError) {
+    // The cause is for operators (e.g. a token presented by the wrong caller); never sent.
+    if (error.cause !== undefined) logger.warn({ method, code: error.code, cause: String(error.cause) }, "refused");
     return errorStatus(statusForCode[error.code], error.code, error.message, { ...error.metadata });
   }
   if (error instanceof DatabaseUnavailableError) {

@@ -17,6 +17,7 @@ export interface LockedRefreshToken {
   readonly revokedAt: Date | null;
   readonly userId: string;
   readonly sessionCreatedBy: string;
+  readonly sessionActiveOrgId: string | null;
   readonly sessionExpiresAt: Date;
   readonly sessionRevokedAt: Date | null;
   readonly refreshTtlSeconds: number;
@@ -39,6 +40,7 @@ interface LockedRow {
   revoked_at: Date | null;
   user_id: string;
   session_created_by: string;
+  session_active_org_id: string | null;
   session_expires_at: Date;
   session_revoked_at: Date | null;
   refresh_ttl_seconds: number;
@@ -64,7 +66,8 @@ export class RotationRepository {
     const rows = await this.db.$queryRaw<LockedRow[]>`
       SELECT t.id, t.session_id, t.token_version, t.global_version, t.expires_at,
              t.rotated_at, t.rotated_by, t.rotated_client, t.replay_count, t.revoked_at,
-             s.user_id, s.created_by AS session_created_by, s.expires_at AS session_expires_at,
+             s.user_id, s.created_by AS session_created_by, s.active_org_id AS session_active_org_id,
+             s.expires_at AS session_expires_at,
              s.revoked_at AS session_revoked_at, s.refresh_ttl_seconds,
              u.token_version AS current_token_version, g.global_version AS current_global_version,
              now() AS transaction_started_at
@@ -89,6 +92,7 @@ export class RotationRepository {
       revokedAt: row.revoked_at,
       userId: row.user_id,
       sessionCreatedBy: row.session_created_by,
+      sessionActiveOrgId: row.session_active_org_id,
       sessionExpiresAt: row.session_expires_at,
       sessionRevokedAt: row.session_revoked_at,
       refreshTtlSeconds: row.refresh_ttl_seconds,
@@ -144,10 +148,14 @@ export class RotationRepository {
     await this.db.refreshToken.update({ where: { id }, data: { replayCount: { increment: 1 } } });
   }
 
-  /** Rotation is activity: last activity (database time) and, when sent, the client's IP. */
-  async recordActivity(sessionId: string, ipAddress: string | null): Promise<void> {
+  /**
+   * Rotation is activity: last activity (database time), the client's IP when
+   * sent, and the organisation when the caller switches it.
+   */
+  async recordActivity(sessionId: string, ipAddress: string | null, switchOrg: { orgId: string | null } | null): Promise<void> {
     await this.db.$executeRaw`
-      UPDATE sessions SET last_activity_at = now(), last_ip_address = COALESCE(${ipAddress}, last_ip_address)
+      UPDATE sessions SET last_activity_at = now(), last_ip_address = COALESCE(${ipAddress}, last_ip_address),
+             active_org_id = CASE WHEN ${switchOrg !== null} THEN ${switchOrg?.orgId ?? null} ELSE active_org_id END
       WHERE id = ${sessionId}::uuid`;
   }
 }

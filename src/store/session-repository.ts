@@ -195,6 +195,31 @@ export class SessionRepository {
     return changed.count === 1;
   }
 
+  /** Re-stamps a session with the user's new token version (the session kept by a password change). */
+  async restamp(id: string, tokenVersion: bigint): Promise<void> {
+    await this.db.session.update({ where: { id }, data: { tokenVersion } });
+  }
+
+  /**
+   * Deletes, in one bounded batch, sessions (and by cascade their tokens)
+   * that ended before `endedBefore`: revoked, expired, or killed by a version
+   * bump. Until then every token of a family is kept, so a replayed old token
+   * is recognised as reuse instead of looking unknown.
+   */
+  async deleteEndedBefore(endedBefore: Date, batchSize: number): Promise<number> {
+    // Raw: the derived end (a version bump) needs the join with users and global_state.
+    return this.db.$executeRaw`
+      DELETE FROM sessions WHERE id IN (
+        SELECT s.id FROM sessions s
+        JOIN users u ON u.user_id = s.user_id
+        JOIN global_state g ON g.id = 1
+        WHERE s.revoked_at < ${endedBefore}
+           OR s.expires_at < ${endedBefore}
+           OR (s.token_version < u.token_version AND u.token_version_bumped_at < ${endedBefore})
+           OR (s.global_version < g.global_version AND g.bumped_at < ${endedBefore})
+        LIMIT ${batchSize})`;
+  }
+
   /** `count = count + 1` in one statement: concurrent reports are all counted. */
   async incrementSuspiciousActivity(id: string): Promise<SessionRecord | null> {
     const changed = await this.db.session.updateMany({ where: { id }, data: { suspiciousActivityCount: { increment: 1 } } });

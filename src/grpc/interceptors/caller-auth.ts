@@ -60,7 +60,8 @@ function findCaller(keys: readonly CallerKey[], presented: string): string | und
   return found;
 }
 
-function allowedByPolicy(policy: Policy | undefined, caller: string, method: string): boolean {
+/** `method` is a path ("/pkg.Service/Method") or a capability ("/pkg.Service/Method:switch_org"). */
+export function allowedByPolicy(policy: Policy | undefined, caller: string, method: string): boolean {
   if (policy === undefined) return true;
   const rules = policy.get(caller) ?? [];
   const path = method.slice(1);
