@@ -32,7 +32,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 function openPostgres(url: string, poolSize: number): Database {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // A bounded wait for a connection: an exhausted pool or an unreachable
+  // server becomes UNAVAILABLE instead of a call that hangs past its deadline.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
   // An idle client that loses its connection emits 'error' on the pool; without
   // a listener Node would crash the process on a database restart.
   pool.on("error", () => undefined);

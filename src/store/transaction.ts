@@ -55,7 +55,7 @@ export function classifyDatabaseError(error: unknown): "conflict" | "unavailable
     if (originalCode && unavailableSqlStates.has(originalCode)) return "unavailable";
     if (kind && unavailableAdapterKinds.has(kind)) return "unavailable";
     const message = item instanceof Error ? item.message : "";
-    if (/Connection terminated|connection timeout|Client has encountered a connection error|Unable to start a transaction in the given time/i.test(message)) {
+    if (/Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Unable to start a transaction in the given time|the database system is (shutting down|starting up)/i.test(message)) {
       return "unavailable";
     }
   }

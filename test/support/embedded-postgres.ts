@@ -9,6 +9,10 @@ export interface RunningPostgres {
   /** Superuser URL to the `postgres` maintenance database. */
   url: string;
   stop(): Promise<void>;
+  /** Stops the server but keeps its data, for outage tests. */
+  halt(): Promise<void>;
+  /** Starts a halted server again on the same port and data. */
+  resume(): Promise<void>;
 }
 
 const USER = 'sa_admin';
@@ -63,7 +67,8 @@ async function startOnce(): Promise<StartOutcome> {
     user: USER,
     password: PASSWORD,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // Kept across halt()/resume(); stop() removes the folder itself.
+    persistent: true,
     // Postgres refuses to run as root; the package runs it as (and if need
     // be creates) the `postgres` system user and hands it the folder.
     createPostgresUser: true,
@@ -87,20 +92,28 @@ async function startOnce(): Promise<StartOutcome> {
   }
 
   const cancelExitCleanup = cleanUpOnExit(databaseDir);
+  let running = true;
   const url = `postgresql://${USER}:${encodeURIComponent(PASSWORD)}@${HOST}:${port}/postgres`;
   const postgres: RunningPostgres = {
     url,
     async stop() {
       try {
-        await withTimeout(server.stop(), STOP_TIMEOUT_MS, 'embedded PostgreSQL stop');
+        if (running) await withTimeout(server.stop(), STOP_TIMEOUT_MS, 'embedded PostgreSQL stop');
       } catch (error) {
         killPostmaster(databaseDir);
         throw error;
       } finally {
-        // stop() already removes it when persistent is false; this covers the timeout.
         await rm(databaseDir, { recursive: true, force: true });
         cancelExitCleanup();
       }
+    },
+    async halt() {
+      await withTimeout(server.stop(), STOP_TIMEOUT_MS, 'embedded PostgreSQL stop');
+      running = false;
+    },
+    async resume() {
+      await server.start();
+      running = true;
     },
   };
   return { ok: true, postgres };
