@@ -23,6 +23,15 @@ describe("concurrent calls", () => {
     for (const session of revoked) expect(session.revoke_reason).toBe("session_limit");
   });
 
+  it("does not count sessions killed by a version bump against the limit", async () => {
+    for (let i = 0; i < 5; i += 1) await t.session("CreateSession", { user_id: "bumped-user" });
+    await t.token("RevokeUserTokens", { user_id: "bumped-user", reason: "password_changed" });
+    for (let i = 0; i < 5; i += 1) await t.session("CreateSession", { user_id: "bumped-user" });
+    const all = await t.session("ListSessions", { user_id: "bumped-user", include_inactive: true, page_size: 100 });
+    const reasons = all.sessions.map((s) => s.revoke_reason).sort();
+    expect(reasons).toEqual(["", "", "", "", "", "password_changed", "password_changed", "password_changed", "password_changed", "password_changed"]);
+  });
+
   it("loses no suspicious-activity report when 25 arrive at once", async () => {
     const id = (await t.session("CreateSession", { user_id: "reported" })).session?.session_id ?? "";
     await Promise.all(Array.from({ length: 25 }, () => t.session("ReportSuspiciousActivity", { session_id: id })));

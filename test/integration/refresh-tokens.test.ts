@@ -28,6 +28,10 @@ describe("RefreshTokens", () => {
     expect(first.session).toMatchObject({ session_id: id, last_ip_address: "198.51.100.8", state: "SESSION_STATE_ACTIVE" });
     const verified = await t.token("VerifyAccessToken", { access_token: first.tokens?.access_token ?? "" });
     expect(verified.claims).toMatchObject({ user_id: "rotator", session_id: id, token_version: "0", global_version: "0" });
+    // The refresh lifetime slides (14 days by default) but never past the session's end.
+    const slidTo = Number(first.tokens?.refresh_token_expires_at?.seconds);
+    expect(Math.abs(slidTo - Date.now() / 1000 - 14 * 86_400)).toBeLessThan(120);
+    expect(slidTo).toBeLessThanOrEqual(Number(first.session?.expires_at?.seconds));
     const second = await refresh(first.tokens?.refresh_token ?? "", "198.51.100.8");
     expect(second.tokens?.refresh_token).not.toBe(first.tokens?.refresh_token);
     expect((await t.session("GetSession", { refresh_token: second.tokens?.refresh_token ?? "" })).session?.session_id).toBe(id);
@@ -67,6 +71,12 @@ describe("RefreshTokens", () => {
     await sleep(1100);
     const replayed = await failure(refresh(refreshToken));
     expect(replayed.errorInfo?.reason).toBe("TOKEN_REUSED");
+  });
+
+  it("never slides a refresh token past its session's absolute end", async () => {
+    const short = await t.session("CreateSession", { user_id: "capped", session_ttl: { seconds: 3600 } });
+    const next = await refresh(short.tokens?.refresh_token ?? "");
+    expect(next.tokens?.refresh_token_expires_at?.seconds).toBe(short.session?.expires_at?.seconds);
   });
 
   it("refuses unknown, malformed and expired tokens with distinct reasons", async () => {

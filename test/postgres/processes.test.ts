@@ -44,6 +44,20 @@ describe("several processes on one PostgreSQL", () => {
     expect(await query(url, "SELECT id, global_version FROM global_state")).toEqual([{ id: 1, global_version: "0" }]);
   }, 60_000);
 
+  it("the cleanup command deletes ended sessions and exits 0", async () => {
+    const url = await freshDatabase();
+    expect(await runCli("migrate", { DATABASE_URL: url }).exited).toBe(0);
+    await query(url, `
+      INSERT INTO users (user_id) VALUES ('old');
+      INSERT INTO sessions (id, user_id, auth_time, created_by, token_version, global_version, expires_at, revoked_at)
+      VALUES (gen_random_uuid(), 'old', now(), 'x', 0, 0, now() + interval '1 day', now() - interval '40 days'),
+             (gen_random_uuid(), 'old', now(), 'x', 0, 0, now() + interval '1 day', now() - interval '1 day')`);
+    const cleanup = runCli("cleanup", { DATABASE_URL: url });
+    expect(await cleanup.exited).toBe(0);
+    expect(cleanup.output.join("\n")).toContain('"deleted":1');
+    expect(await query(url, "SELECT count(*)::int AS n FROM sessions")).toEqual([{ n: 1 }]);
+  }, 60_000);
+
   it("3 servers started together on an empty database share one schema and exactly one signing key", async () => {
     const url = await freshDatabase();
     const servers = Array.from({ length: 3 }, () => runCli("serve", { DATABASE_URL: url }));
