@@ -77,7 +77,7 @@ describe("faults during a refresh load", () => {
   // succeeded for 10 s after PostgreSQL came back (cause not found yet; the
   // server's last log lines are printed when it happens). Every other run
   // recovered in under 400 ms.
-  it("answers UNAVAILABLE while PostgreSQL is down, loses nothing, and recovers within 5 s without a restart", { retry: 1 }, async () => {
+  it("answers UNAVAILABLE while PostgreSQL is down, loses nothing, and recovers within 5 s without a restart", { retry: 1, timeout: 120_000 }, async () => {
     const url = postgres.url;
     const server = runCli("serve", { DATABASE_URL: url });
     const { grpcPort } = await server.serving;
@@ -122,7 +122,7 @@ describe("faults during a refresh load", () => {
       server.child.kill("SIGTERM");
       await server.exited;
     }
-  }, 120_000);
+  });
 
   it("leaves no session with two live tokens when the server is killed mid-load", async () => {
     const url = postgres.url;
