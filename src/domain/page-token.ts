@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { SessionPageCursor } from "../store/records.js";
-import { DomainError } from "./errors.js";
+import { DomainError, invalidArgument } from "./errors.js";
 
 // A page token is the keyset position (created_at, id) of the last session
 // returned, bound to the query it came from: reusing it for another user or
@@ -38,4 +38,15 @@ export function decodePageToken(query: string, token: string): SessionPageCursor
   const createdAt = new Date(t);
   if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(i)) throw invalid;
   return { createdAt, id: i };
+}
+
+const DEFAULT_PAGE_SIZE = 20;
+const MAX_PAGE_SIZE = 100;
+
+/** page_size: 1–100, and 0 (unset) means 20. */
+export function pageSize(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0 || requested > MAX_PAGE_SIZE) {
+    throw invalidArgument("page_size", `must be between 0 and ${MAX_PAGE_SIZE}`);
+  }
+  return requested === 0 ? DEFAULT_PAGE_SIZE : requested;
 }

@@ -35,8 +35,13 @@ function openPostgres(url: string, poolSize: number): Database {
   // A bounded wait for a connection: an exhausted pool or an unreachable
   // server becomes UNAVAILABLE instead of a call that hangs past its deadline.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
-  // An idle client that loses its connection emits 'error' on the pool; without
-  // a listener Node would crash the process on a database restart.
+  // A connection the database terminates (restart, failover, admin command)
+  // emits 'error' on its client, and an 'error' event with no listener kills
+  // the process. The pool listens only while a client is idle, and the Prisma
+  // adapter only inside a transaction, so a client between the two could crash
+  // the server: give every client a listener for its whole life. The failure
+  // itself still reaches whichever query was running, as UNAVAILABLE.
+  pool.on("connect", (client) => client.on("error", () => undefined));
   pool.on("error", () => undefined);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {

@@ -1,8 +1,6 @@
 import { createHash } from "node:crypto";
-import { writeFile, mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writePolicyFile } from "../support/policy-file.js";
 import { apiKeyMetadata, failure } from "../support/clients.js";
 import { healthCheck } from "../support/health.js";
 import { startTestService, type TestService } from "../support/test-service.js";
@@ -15,16 +13,10 @@ describe("callers and policy", () => {
   let t: TestService;
 
   beforeAll(async () => {
-    const policyFile = path.join(await mkdtemp(path.join(tmpdir(), "sa-policy-")), "policy.json");
-    await writeFile(
-      policyFile,
-      JSON.stringify({
-        callers: {
+    const policyFile = await writePolicyFile({
           "login-service": ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.SessionService/GetSession"],
           "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/GetJwks"],
-        },
-      }),
-    );
+        });
     t = await startTestService({ API_KEYS: `login-service:${sha256(loginKey)},admin-console:${sha256(adminKey)}`, POLICY_FILE: policyFile });
   });
   afterAll(async () => {

@@ -1,9 +1,7 @@
 import { createHash } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { writePolicyFile } from "../support/policy-file.js";
 import { apiKeyMetadata, failure } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 
@@ -14,16 +12,10 @@ describe("refresh tokens bound to their caller, user and organisation", () => {
   const mobile = apiKeyMetadata("mobile-key");
   let t: TestService;
   beforeAll(async () => {
-    const policyFile = path.join(await mkdtemp(path.join(tmpdir(), "sa-policy-")), "policy.json");
-    await writeFile(
-      policyFile,
-      JSON.stringify({
-        callers: {
+    const policyFile = await writePolicyFile({
           web: ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/*"],
           mobile: ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.TokenService/RefreshTokens"],
-        },
-      }),
-    );
+        });
     t = await startTestService({ API_KEYS: `web:${sha256("web-key")},mobile:${sha256("mobile-key")}`, POLICY_FILE: policyFile });
   });
   afterAll(async () => {

@@ -1,20 +1,8 @@
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { createFreshDatabase } from '../support/fresh-database.js';
+import { query } from '../support/sql.js';
 
-async function query<R extends pg.QueryResultRow>(
-  url: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('PostgreSQL test harness', () => {
   const adminUrl = inject('postgresAdminUrl');

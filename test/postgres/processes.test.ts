@@ -2,6 +2,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
+import { query } from "../support/sql.js";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { readMigrations } from "../../src/store/migrate.js";
 import { connectClients } from "../support/clients.js";
@@ -9,15 +10,6 @@ import { createFreshDatabase, type FreshDatabase } from "../support/fresh-databa
 import { healthCheck } from "../support/health.js";
 import { runCli } from "../support/service-process.js";
 
-async function query<Row extends pg.QueryResultRow>(url: string, sql: string): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<Row>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe("several processes on one PostgreSQL", () => {
   const databases: FreshDatabase[] = [];

@@ -1,18 +1,9 @@
-import pg from "pg";
+import { query } from "../support/sql.js";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { connectClients, type Clients } from "../support/clients.js";
 import { createFreshDatabase, type FreshDatabase } from "../support/fresh-database.js";
 import { runCli, type ServiceProcess } from "../support/service-process.js";
 
-async function query<Row extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<Row[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<Row>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 interface Replicas {
   readonly clients: Clients[];
@@ -70,6 +61,12 @@ describe("refreshing one token from 50 callers on 3 replicas", () => {
       expect(live).toEqual([{ n: 1 }]);
       const session = await replicas.clients[1]?.session("GetSession", { session_id: login?.session?.session_id ?? "" });
       expect(session?.session?.state).toBe("SESSION_STATE_ACTIVE");
+      const replays = await query<{ reason: string; n: number }>(
+        url,
+        "SELECT reason, count(*)::int AS n FROM revocation_events WHERE kind = 'grace_replay' GROUP BY reason ORDER BY reason",
+      );
+      console.info(`grace on: 50 callers on 3 replicas, 1 rotation, replays by kind ${JSON.stringify(replays)}`);
+      expect(replays.reduce((sum, row) => sum + row.n, 0)).toBe(49);
     } finally {
       await replicas.stop();
     }
