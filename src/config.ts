@@ -45,6 +45,7 @@ const envSchema = z.object({
   TOUCH_COALESCE_WINDOW: duration("5s"),
   REFRESH_GRACE_WINDOW: duration("10s"),
   REFRESH_GRACE_MAX_REPLAYS: count(3),
+  REFRESH_BURST_WINDOW: duration("5s"),
   CLIENT_INFO_RETENTION: duration("90d"),
   ENDED_SESSION_RETENTION: duration("30d"),
   RETENTION_SWEEP_INTERVAL: duration("1h"),
@@ -76,6 +77,7 @@ export interface Config {
     readonly retentionSweepIntervalMs: number;
     readonly graceWindowMs: number;
     readonly graceMaxReplays: number;
+    readonly burstWindowMs: number;
   };
   readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
@@ -116,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retentionSweepIntervalMs: e.RETENTION_SWEEP_INTERVAL,
       graceWindowMs: e.REFRESH_GRACE_WINDOW,
       graceMaxReplays: e.REFRESH_GRACE_MAX_REPLAYS,
+      burstWindowMs: e.REFRESH_BURST_WINDOW,
     },
     callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

@@ -15,6 +15,8 @@ export interface SessionSettings extends LifetimeSettings {
   /** How long after a rotation the same caller may present the parent again; 0 disables. */
   readonly graceWindowMs: number;
   readonly graceMaxReplays: number;
+  /** How soon after a rotation the same caller and client still count as the same burst of parallel requests. */
+  readonly burstWindowMs: number;
 }
 
 export interface Dependencies {

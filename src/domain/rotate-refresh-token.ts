@@ -105,14 +105,6 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
 }
 
 /**
- * A presentation this soon after the rotation, by the same caller and client,
- * is one burst of parallel requests (a browser's tabs, a mobile client's
- * retries), not a replay: it never counts against the replay limit and, with
- * the grace window off, is refused as a lost race instead of treated as theft.
- */
-export const CONCURRENT_BURST_MS = 1000;
-
-/**
  * A token that was already rotated. Callers whose transaction began before
  * the rotation, or that are the same client within the burst, were racing
  * it; later callers are retrying or replaying. The same caller and client,
@@ -131,8 +123,12 @@ async function spentToken(
   const rotatedAt = token.rotatedAt ?? token.transactionStartedAt;
   const sinceRotation = token.transactionStartedAt.getTime() - rotatedAt.getTime();
   const sameClient = token.rotatedBy === caller.id && equalOrBothNull(token.rotatedClient, client);
-  const racing = sinceRotation < 0 || (sameClient && sinceRotation <= CONCURRENT_BURST_MS);
-  const { graceWindowMs, graceMaxReplays } = deps.settings;
+  const { graceWindowMs, graceMaxReplays, burstWindowMs } = deps.settings;
+  // Within the burst window the same caller and client are one burst of
+  // parallel requests (tabs, retries racing across replicas), not a replay: never
+  // counted against the replay limit and, with grace off, refused as a lost
+  // race instead of treated as theft.
+  const racing = sinceRotation < 0 || (sameClient && sinceRotation <= burstWindowMs);
   const retryAllowed = sinceRotation <= graceWindowMs && token.replayCount < graceMaxReplays;
   const successor = graceWindowMs > 0 && sameClient && (racing || retryAllowed) ? await repos.rotation.liveSuccessor(token.id) : null;
   if (successor !== null) {

@@ -7,7 +7,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe("RefreshTokens", () => {
   let t: TestService;
   beforeAll(async () => {
-    t = await startTestService({ REFRESH_GRACE_WINDOW: "10s", REFRESH_GRACE_MAX_REPLAYS: "2" });
+    t = await startTestService({ REFRESH_GRACE_WINDOW: "10s", REFRESH_GRACE_MAX_REPLAYS: "2", REFRESH_BURST_WINDOW: "1s" });
   });
   afterAll(async () => {
     await t?.stop();
