@@ -64,10 +64,21 @@ async function benchServer(backend: string, env: Record<string, string>): Promis
     results.push(await drive("floor: health check (no-op)", backend, () => check(health)));
     health.close();
     const sessions: string[] = [];
+    const refreshTokens: string[] = [];
     results.push(
       await drive("CreateSession", backend, async (i) => {
         const response = await clients.session("CreateSession", { user_id: `user-${i % POOL}`, ip_address: "203.0.113.9", user_agent: "bench" });
-        if (sessions.length < POOL) sessions.push(response.session?.session_id ?? "");
+        if (sessions.length < POOL) {
+          sessions.push(response.session?.session_id ?? "");
+          refreshTokens.push(response.tokens?.refresh_token ?? "");
+        }
+      }),
+    );
+    results.push(
+      await drive("RefreshTokens", backend, async (i) => {
+        const slot = i % refreshTokens.length;
+        const response = await clients.token("RefreshTokens", { refresh_token: refreshTokens[slot] ?? "", ip_address: "203.0.113.9", user_agent: "bench" });
+        refreshTokens[slot] = response.tokens?.refresh_token ?? "";
       }),
     );
     const pick = (i: number) => sessions[i % sessions.length] ?? "";
