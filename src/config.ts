@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
+import type { SigningAlgorithm } from "./crypto/signing-key.js";
 import type { LifetimeSettings } from "./domain/lifetimes.js";
 import { parseDurationMs } from "./duration.js";
 
@@ -35,6 +36,8 @@ const envSchema = z.object({
   TOKEN_ISSUER: z.string().min(1).default("session-authority"),
   TOKEN_AUDIENCE: z.string().min(1).default("platform"),
   ACCESS_TOKEN_TTL: duration("10m"),
+  ACCESS_TOKEN_LEEWAY: duration("60s").refine((ms) => ms <= 60_000, "must be at most 60s"),
+  SIGNING_ALGORITHM: z.enum(["EdDSA", "ES256", "RS256"]).default("EdDSA"),
   ACCESS_TOKEN_TTL_MAX: duration("1h"),
   REFRESH_TOKEN_TTL: duration("14d"),
   REFRESH_TOKEN_TTL_MAX: duration("30d"),
@@ -67,7 +70,7 @@ export interface Config {
   readonly grpc: { readonly host: string; readonly port: number };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: string;
-  readonly tokens: LifetimeSettings & { readonly issuer: string; readonly audience: string };
+  readonly tokens: LifetimeSettings & { readonly issuer: string; readonly audience: string; readonly signingAlgorithm: SigningAlgorithm };
   readonly sessions: {
     readonly maxActivePerUser: number;
     readonly suspiciousActivityThreshold: number;
@@ -78,6 +81,7 @@ export interface Config {
     readonly graceWindowMs: number;
     readonly graceMaxReplays: number;
     readonly burstWindowMs: number;
+    readonly accessTokenLeewayMs: number;
   };
   readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
@@ -101,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     tokens: {
       issuer: e.TOKEN_ISSUER,
+      signingAlgorithm: e.SIGNING_ALGORITHM,
       audience: e.TOKEN_AUDIENCE,
       accessTtlMs: e.ACCESS_TOKEN_TTL,
       accessTtlMaxMs: e.ACCESS_TOKEN_TTL_MAX,
@@ -119,6 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graceWindowMs: e.REFRESH_GRACE_WINDOW,
       graceMaxReplays: e.REFRESH_GRACE_MAX_REPLAYS,
       burstWindowMs: e.REFRESH_BURST_WINDOW,
+      accessTokenLeewayMs: e.ACCESS_TOKEN_LEEWAY,
     },
     callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

@@ -51,7 +51,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     logger.info({ backend: database.kind, applied }, "database ready");
     const store = new Store(database);
     const clock = options.clock ?? systemClock;
-    const keys = await loadKeyRing(store, "EdDSA");
+    const keys = await loadKeyRing(store, config.tokens.signingAlgorithm);
     const graceKey = await store.transaction(({ secrets }) => secrets.ensure(GRACE_KEY_NAME, randomBytes(32)));
     const deps: Dependencies = {
       store,

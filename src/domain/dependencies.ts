@@ -17,6 +17,8 @@ export interface SessionSettings extends LifetimeSettings {
   readonly graceMaxReplays: number;
   /** How soon after a rotation the same caller and client still count as the same burst of parallel requests. */
   readonly burstWindowMs: number;
+  /** Clock skew allowed when checking an access token's `exp` and `iat` (at most 60 s). */
+  readonly accessTokenLeewayMs: number;
 }
 
 export interface Dependencies {

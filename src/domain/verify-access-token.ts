@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors, jwtVerify, type JWTPayload } from "jose";
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import type { SessionRecord } from "../store/records.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
@@ -9,7 +9,65 @@ export interface VerifiedAccessToken {
   readonly session: SessionRecord;
 }
 
-const CLOCK_TOLERANCE_SECONDS = 60;
+const SIGNING_ALGORITHMS: readonly string[] = ["EdDSA", "ES256", "RS256"];
+
+// Importing a public key costs more than verifying with it; keep each one.
+const imported = new WeakMap<JWK, Promise<CryptoKey | Uint8Array>>();
+function importedKey(jwk: JWK, alg: string): Promise<CryptoKey | Uint8Array> {
+  let key = imported.get(jwk);
+  if (key === undefined) {
+    key = importJWK(jwk, alg);
+    imported.set(jwk, key);
+  }
+  return key;
+}
+
+/**
+ * The JWT checks, each failure with its own reason so a caller (or an
+ * operator reading logs) can tell a forged token from an old one: header and
+ * algorithm, key, signature, expiry, issuer and audience, issue time.
+ */
+async function verifySignedClaims(deps: Dependencies, accessToken: string): Promise<JWTPayload & Record<string, unknown>> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(accessToken);
+  } catch {
+    throw new DomainError("TOKEN_INVALID", "the access token is not a JWT");
+  }
+  if (header.alg === undefined || !SIGNING_ALGORITHMS.includes(header.alg)) {
+    throw new DomainError("TOKEN_ALGORITHM_REFUSED", "the access token's algorithm is not accepted");
+  }
+  const key = deps.tokens.publicKeys.find((candidate) => candidate.kid === header.kid);
+  if (key === undefined || key.alg !== header.alg) {
+    throw new DomainError("TOKEN_KEY_UNKNOWN", "the access token was not signed by a published key");
+  }
+  const leewaySeconds = Math.floor(deps.settings.accessTokenLeewayMs / 1000);
+  const now = deps.clock.now();
+  try {
+    const verified = await jwtVerify(accessToken, await importedKey(key, header.alg), {
+      issuer: deps.tokens.issuer,
+      audience: deps.tokens.audience,
+      algorithms: [header.alg],
+      clockTolerance: leewaySeconds,
+      currentDate: now,
+    });
+    const payload = verified.payload as JWTPayload & Record<string, unknown>;
+    if (typeof payload.iat !== "number" || payload.iat > Math.floor(now.getTime() / 1000) + leewaySeconds) {
+      throw new DomainError("TOKEN_ISSUED_IN_FUTURE", "the access token claims to be issued in the future");
+    }
+    return payload;
+  } catch (error) {
+    if (error instanceof DomainError) throw error;
+    if (error instanceof errors.JWTExpired) throw new DomainError("TOKEN_EXPIRED", "the access token has expired");
+    if (error instanceof errors.JWSSignatureVerificationFailed) {
+      throw new DomainError("TOKEN_SIGNATURE_INVALID", "the access token's signature does not verify");
+    }
+    if (error instanceof errors.JWTClaimValidationFailed) {
+      throw new DomainError("TOKEN_CLAIM_MISMATCH", `the access token's "${error.claim}" claim is not accepted here`);
+    }
+    throw new DomainError("TOKEN_INVALID", "the access token is not a well-formed JWT");
+  }
+}
 
 /**
  * Signature, expiry, issuer and audience first (no database), then the
@@ -19,20 +77,7 @@ const CLOCK_TOLERANCE_SECONDS = 60;
 export async function verifyAccessToken(deps: Dependencies, accessToken: string): Promise<VerifiedAccessToken> {
   if (accessToken.length === 0) throw invalidArgument("access_token", "is required");
   if (accessToken.length > 8192) throw new DomainError("TOKEN_INVALID", "the access token is not one of ours");
-  let payload: JWTPayload & Record<string, unknown>;
-  try {
-    const verified = await jwtVerify(accessToken, createLocalJWKSet({ keys: [...deps.tokens.publicKeys] }), {
-      issuer: deps.tokens.issuer,
-      audience: deps.tokens.audience,
-      algorithms: ["EdDSA", "ES256", "RS256"],
-      clockTolerance: CLOCK_TOLERANCE_SECONDS,
-      currentDate: deps.clock.now(),
-    });
-    payload = verified.payload as JWTPayload & Record<string, unknown>;
-  } catch (error) {
-    if (error instanceof errors.JWTExpired) throw new DomainError("TOKEN_EXPIRED", "the access token has expired");
-    throw new DomainError("TOKEN_INVALID", "the access token is not one of ours or was altered");
-  }
+  const payload = await verifySignedClaims(deps, accessToken);
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);
   const globalVersion = BigInt(typeof payload["gv"] === "number" ? payload["gv"] : -1);

@@ -122,8 +122,8 @@ describe("RefreshTokens", () => {
     const { accessToken } = await login("verifier");
     const [header, payload, signature] = accessToken.split(".");
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: "admin" })).toString("base64url")}.${signature}`;
-    expect((await failure(t.token("VerifyAccessToken", { access_token: forged }))).errorInfo?.reason).toBe("TOKEN_INVALID");
-    expect((await failure(t.token("VerifyAccessToken", { access_token: `${header}.${payload}.AAAA` }))).errorInfo?.reason).toBe("TOKEN_INVALID");
+    expect((await failure(t.token("VerifyAccessToken", { access_token: forged }))).errorInfo?.reason).toBe("TOKEN_SIGNATURE_INVALID");
+    expect((await failure(t.token("VerifyAccessToken", { access_token: `${header}.${payload}.AAAA` }))).errorInfo?.reason).toBe("TOKEN_SIGNATURE_INVALID");
     expect((await failure(t.token("VerifyAccessToken", { access_token: "" }))).codeName).toBe("INVALID_ARGUMENT");
   });
 

@@ -1,0 +1,68 @@
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../support/clients.js";
+import { startTestService, type TestService } from "../support/test-service.js";
+
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+describe("access tokens", () => {
+  let t: TestService;
+  beforeAll(async () => {
+    t = await startTestService();
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  const issue = async () => (await t.session("CreateSession", { user_id: "reader" })).tokens?.access_token ?? "";
+  const reasonFor = async (access_token: string) => (await failure(t.token("VerifyAccessToken", { access_token }))).errorInfo?.reason;
+
+  it("verify with an independent verifier reading the HTTP JWKS", async () => {
+    const token = await issue();
+    const jwks = createRemoteJWKSet(new URL(`http://127.0.0.1:${t.service.httpPort}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(token, jwks, { issuer: "session-authority", audience: "platform", currentDate: t.clock.now() });
+    expect(payload.sub).toBe("reader");
+  });
+
+  it("are refused with a distinct reason for each way they can be wrong", async () => {
+    const token = await issue();
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const claims = decodeJwt(token);
+    const tampered = `${header}.${b64({ ...claims, sub: "admin" })}.${signature}`;
+    expect(await reasonFor(tampered)).toBe("TOKEN_SIGNATURE_INVALID");
+    const unsigned = `${b64({ alg: "none", typ: "JWT" })}.${payload}.`;
+    expect(await reasonFor(unsigned)).toBe("TOKEN_ALGORITHM_REFUSED");
+    const wrongKid = `${b64({ ...decodeProtectedHeader(token), kid: "not-a-published-key" })}.${payload}.${signature}`;
+    expect(await reasonFor(wrongKid)).toBe("TOKEN_KEY_UNKNOWN");
+    expect(await reasonFor("not.a.jwt")).toBe("TOKEN_INVALID");
+    expect(await reasonFor("garbage")).toBe("TOKEN_INVALID");
+  });
+
+  it("are refused once expired beyond the leeway, and when issued in the future", async () => {
+    const token = await issue();
+    t.clock.advance(10 * 60_000 + 30_000); // past exp, inside the 60 s leeway
+    expect((await t.token("VerifyAccessToken", { access_token: token })).claims?.user_id).toBe("reader");
+    t.clock.advance(60_000);
+    expect(await reasonFor(token)).toBe("TOKEN_EXPIRED");
+    t.clock.advance(5 * 60_000);
+    const fromTheFuture = await issue();
+    t.clock.advance(-5 * 60_000);
+    expect(await reasonFor(fromTheFuture)).toBe("TOKEN_ISSUED_IN_FUTURE");
+    t.clock.advance(5 * 60_000);
+  });
+
+  for (const algorithm of ["ES256", "RS256"] as const) {
+    it(`can be signed with ${algorithm} instead of EdDSA`, async () => {
+      const other = await startTestService({ SIGNING_ALGORITHM: algorithm });
+      try {
+        const token = (await other.session("CreateSession", { user_id: "alg" })).tokens?.access_token ?? "";
+        expect(decodeProtectedHeader(token).alg).toBe(algorithm);
+        const jwks = await other.token("GetJwks", {});
+        expect(jwks.keys.map((key) => [key.alg, key.kty])).toEqual([[algorithm, algorithm === "ES256" ? "EC" : "RSA"]]);
+        expect((await other.token("VerifyAccessToken", { access_token: token })).claims?.user_id).toBe("alg");
+      } finally {
+        await other.stop();
+      }
+    });
+  }
+});
