@@ -5,7 +5,7 @@ import type { SessionRecord } from "../store/records.js";
 import { validateAuthentication, type AuthenticationInput } from "./authentication-context.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
-import { DomainError } from "./errors.js";
+import { DomainError, invalidArgument } from "./errors.js";
 import { validateExtraClaims } from "./extra-claims.js";
 import { resolveLifetimes, type RequestedLifetimes } from "./lifetimes.js";
 import { revokeSessions } from "./revoke-sessions.js";
@@ -56,7 +56,11 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     if (idempotencyKey !== null) {
       const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey);
       if (earlier !== null && earlier.createdAt.getTime() >= now.getTime() - IDEMPOTENCY_WINDOW_MS) {
-        return replay(repos, earlier, refresh.hash, now, lifetimes.refreshMs);
+        // A key is one login by one caller; another caller never gets that session.
+        if (earlier.createdBy !== caller.id) {
+          throw invalidArgument("idempotency_key", "was already used for another login of this user");
+        }
+        return replay(repos, caller, earlier, refresh.hash, now, lifetimes.refreshMs);
       }
       // Past its window the key protects nothing; the retention sweep may not have freed it yet.
       if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
@@ -117,13 +121,15 @@ function refreshExpiry(session: SessionRecord, now: Date, refreshMs: number): Da
  * session's live refresh token is rotated to the new one, exactly as a refresh
  * would, so the session never has two live tokens and no other session is evicted.
  */
-async function replay(repos: Repositories, session: SessionRecord, hash: Buffer, now: Date, refreshMs: number) {
+async function replay(repos: Repositories, caller: Caller, session: SessionRecord, hash: Buffer, now: Date, refreshMs: number) {
   const state = sessionState(session, now);
   if (state !== "active") {
     throw new DomainError(state === "revoked" ? "SESSION_REVOKED" : "SESSION_EXPIRED", `the session of this idempotency_key is ${state}`);
   }
   const live = await repos.refreshTokens.findLive(session.id);
-  if (live !== null) await repos.refreshTokens.markRotated(live.id, now);
+  if (live !== null && !(await repos.rotation.markRotatedIfLive(live.id, caller.id))) {
+    throw new DomainError("CONCURRENT_REFRESH", "the session's token was refreshed at the same moment; retry the login");
+  }
   const refreshExpiresAt = refreshExpiry(session, now, refreshMs);
   await repos.refreshTokens.insert({
     id: randomUUID(),

@@ -16,6 +16,8 @@ export function validateExtraClaims(field: string, claims: Record<string, unknow
     }
     if (name.length === 0 || name.length > 64) throw invalidArgument(field, "claim names must be 1-64 characters");
   }
+  // PostgreSQL's jsonb cannot store U+0000, and no claim needs it.
+  if (JSON.stringify(claims).includes("\\u0000")) throw invalidArgument(field, "must not contain NUL characters");
   if (Buffer.byteLength(JSON.stringify(claims)) > MAX_SERIALIZED_BYTES) {
     throw invalidArgument(field, `must serialise to at most ${MAX_SERIALIZED_BYTES} bytes of JSON`);
   }

@@ -1,5 +1,6 @@
 import { hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
 import type { SessionRecord } from "../store/records.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
 import { found, sessionState } from "./session-state.js";
@@ -8,7 +9,7 @@ import { sessionId } from "./validation.js";
 export type GetSessionInput = { readonly sessionId: string } | { readonly refreshToken: string };
 
 /** Reads a session by id, or by one of its live refresh tokens. Never writes. */
-export async function getSession(deps: Dependencies, input: GetSessionInput): Promise<SessionRecord> {
+export async function getSession(deps: Dependencies, caller: Caller, input: GetSessionInput): Promise<SessionRecord> {
   if ("sessionId" in input) {
     const id = sessionId("session_id", input.sessionId);
     return found(await deps.store.read(({ sessions }) => sessions.findById(id)));
@@ -23,7 +24,9 @@ export async function getSession(deps: Dependencies, input: GetSessionInput): Pr
     const token = await refreshTokens.findByHash(hash);
     return { token, session: token === null ? null : await sessions.findById(token.sessionId) };
   });
-  if (token === null || session === null) throw unknown;
+  // Refresh tokens are bound to the caller that created their session; to any
+  // other caller the token does not exist (see rotate-refresh-token.ts).
+  if (token === null || session === null || session.createdBy !== caller.id) throw unknown;
   if (token.revokedAt !== null || token.rotatedAt !== null || sessionState(session, now) === "revoked") {
     throw new DomainError("TOKEN_REVOKED", "the refresh token is no longer live");
   }

@@ -6,6 +6,8 @@ import { DomainError, invalidArgument } from "./errors.js";
 // returned, bound to the query it came from: reusing it for another user or
 // filter is refused instead of silently returning the wrong rows.
 
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 interface PageTokenBody {
   readonly q: string;
   readonly t: string;
@@ -36,7 +38,8 @@ export function decodePageToken(query: string, token: string): SessionPageCursor
   const { q, t, i } = body as Partial<Record<keyof PageTokenBody, unknown>>;
   if (q !== query || typeof t !== "string" || typeof i !== "string") throw invalid;
   const createdAt = new Date(t);
-  if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/.test(i)) throw invalid;
+  const year = createdAt.getUTCFullYear();
+  if (Number.isNaN(createdAt.getTime()) || year < 2000 || year > 9999 || !uuid.test(i)) throw invalid;
   return { createdAt, id: i };
 }
 

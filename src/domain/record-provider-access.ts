@@ -17,6 +17,8 @@ export async function recordProviderAccess(deps: Dependencies, input: RecordProv
   const syncTime = input.syncTime ?? now;
   if (syncTime.getTime() > now.getTime() + 60_000) throw invalidArgument("sync_time", "must not be in the future");
   return deps.store.read(async ({ sessions }) => {
+    // Checked first: a version-killed session is revoked only when read (see update-session.ts).
+    assertActive(await sessions.findById(id), now);
     await sessions.recordProviderAccess(id, now, provider, syncTime);
     return assertActive(await sessions.findById(id), now);
   });

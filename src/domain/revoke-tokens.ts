@@ -94,7 +94,9 @@ export async function revokeRefreshToken(deps: Dependencies, caller: Caller, inp
   const now = deps.clock.now();
   return deps.store.transaction(async (repos) => {
     const token = await repos.refreshTokens.findByHash(hash);
-    if (token === null) return "";
+    const session = token === null ? null : await repos.sessions.findById(token.sessionId);
+    // Bound to the creating caller: for anyone else the token does not exist.
+    if (token === null || session === null || session.createdBy !== caller.id) return "";
     await revokeSessions(repos, [token.sessionId], why, now, caller);
     return token.sessionId;
   });

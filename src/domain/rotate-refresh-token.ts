@@ -71,6 +71,11 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
     if (token.revokedAt !== null || token.sessionRevokedAt !== null) {
       return failed(new DomainError("TOKEN_REVOKED", "the refresh token's session has ended"));
     }
+    // A family killed by a version bump is revoked too (derived): its tokens,
+    // spent or not, are stale rather than reused.
+    if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) {
+      return failed(staleVersion());
+    }
     const successor = deriveSuccessor(deps.graceKey, input.refreshToken, token.id);
     if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, successor.token);
     const stale = expiredOrStale(token);
@@ -155,9 +160,7 @@ function expiredOrStale(token: Pick<LockedRefreshToken, "expiresAt" | "sessionEx
   if (token.expiresAt.getTime() <= now || token.sessionExpiresAt.getTime() <= now) {
     return new DomainError("TOKEN_EXPIRED", "the refresh token has expired");
   }
-  if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) {
-    return new DomainError("VERSION_STALE", "the refresh token was issued before its user's or every token was revoked");
-  }
+  if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) return staleVersion();
   return undefined;
 }
 
@@ -166,6 +169,7 @@ function equalOrBothNull(a: Buffer | null, b: Buffer | null): boolean {
 }
 
 const failed = (error: DomainError): Outcome => ({ kind: "failed", error });
+const staleVersion = () => new DomainError("VERSION_STALE", "the refresh token was issued before its user's or every token was revoked");
 /** `why` is private: logged, never sent. */
 const unknownToken = (why?: string) =>
   new DomainError("TOKEN_UNKNOWN", "the refresh token is not known", why === undefined ? {} : { cause: why });

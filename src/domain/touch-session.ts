@@ -25,7 +25,10 @@ export async function touchSession(deps: Dependencies, input: TouchSessionInput)
   return deps.store.read(async ({ sessions }) => {
     const recorded = await sessions.touch(id, now, ipAddress, coalesceBefore);
     // Read after the write: either our update, a concurrent newer one, or the
-    // reason nothing was written (missing, revoked, expired, coalesced).
+    // reason nothing was written (missing, revoked, expired, coalesced). On a
+    // session killed by a version bump the write may land (it only records
+    // activity) but the answer is still SESSION_REVOKED; this is the hot path,
+    // so no read comes first.
     const session = assertActive(await sessions.findById(id), now);
     return { session, recorded };
   });

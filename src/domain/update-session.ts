@@ -27,8 +27,10 @@ export async function updateSession(deps: Dependencies, input: UpdateSessionInpu
   if (input.authentication !== undefined) Object.assign(changes, validateAuthentication(input.authentication, now));
   if (input.extraClaims !== undefined) changes.extraClaims = validateExtraClaims("extra_claims", input.extraClaims);
   return deps.store.read(async ({ sessions }) => {
-    // The guarded update changes only an active session; the read afterwards
-    // says why when nothing changed.
+    // Checked first: a session killed by a version bump is revoked only when
+    // read, and must not be changed. The guarded update then changes only a
+    // session still active at write time.
+    assertActive(await sessions.findById(id), now);
     await sessions.update(id, now, changes);
     return assertActive(await sessions.findById(id), now);
   });

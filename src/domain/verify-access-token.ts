@@ -76,7 +76,8 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
  */
 export async function verifyAccessToken(deps: Dependencies, accessToken: string): Promise<VerifiedAccessToken> {
   if (accessToken.length === 0) throw invalidArgument("access_token", "is required");
-  if (accessToken.length > 8192) throw new DomainError("TOKEN_INVALID", "the access token is not one of ours");
+  // Above anything we issue (4 KiB of extra claims plus bounded standard claims, base64url-encoded).
+  if (accessToken.length > 16_384) throw new DomainError("TOKEN_INVALID", "the access token is not one of ours");
   const payload = await verifySignedClaims(deps, accessToken);
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);

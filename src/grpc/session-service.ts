@@ -49,10 +49,10 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(result.session, now()), tokens: toTokenPair(result.tokens), replayed: result.replayed };
     }),
 
-    GetSession: unary(logger, async (request) => {
+    GetSession: unary(logger, async (request, { caller }) => {
       if (request.lookup === undefined) throw invalidArgument("lookup", "set session_id or refresh_token");
       const input = request.lookup === "session_id" ? { sessionId: request.session_id ?? "" } : { refreshToken: request.refresh_token ?? "" };
-      return { session: toSessionMessage(await getSession(deps, input), now()) };
+      return { session: toSessionMessage(await getSession(deps, caller, input), now()) };
     }),
 
     ListSessions: unary(logger, async (request) => {

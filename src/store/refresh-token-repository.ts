@@ -86,13 +86,4 @@ export class RefreshTokenRepository {
       sessionCreatedAt: row.session.createdAt,
     }));
   }
-
-  /** Guarded write: only the caller that still sees the token live marks it rotated. */
-  async markRotated(id: string, now: Date): Promise<boolean> {
-    const changed = await this.db.refreshToken.updateMany({
-      where: { id, rotatedAt: null, revokedAt: null },
-      data: { rotatedAt: now },
-    });
-    return changed.count === 1;
-  }
 }

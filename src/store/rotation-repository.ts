@@ -122,6 +122,17 @@ export class RotationRepository {
       WHERE id = ${id}::uuid`;
   }
 
+  /**
+   * Guarded: true only if the token was still live, so a rotation racing a
+   * concurrent refresh of the same token never forks the family.
+   */
+  async markRotatedIfLive(id: string, caller: string): Promise<boolean> {
+    const changed = await this.db.$executeRaw`
+      UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = ${caller}
+      WHERE id = ${id}::uuid AND rotated_at IS NULL AND revoked_at IS NULL`;
+    return changed === 1;
+  }
+
   /** The successor inherits the parent's stamped versions: a bump during the rotation is not survived. */
   async insertSuccessor(token: {
     id: string;
