@@ -127,7 +127,7 @@ async function replay(repos: Repositories, caller: Caller, session: SessionRecor
     throw new DomainError(state === "revoked" ? "SESSION_REVOKED" : "SESSION_EXPIRED", `the session of this idempotency_key is ${state}`);
   }
   const live = await repos.refreshTokens.findLive(session.id);
-  if (live !== null && !(await repos.rotation.markRotatedIfLive(live.id, caller.id))) {
+  if (live !== null && !(await repos.rotation.markRotated(live.id, caller.id, null))) {
     throw new DomainError("CONCURRENT_REFRESH", "the session's token was refreshed at the same moment; retry the login");
   }
   const refreshExpiresAt = refreshExpiry(session, now, refreshMs);

@@ -1,6 +1,6 @@
 import type { LiveTokenInfo } from "../store/refresh-token-repository.js";
 import type { Dependencies } from "./dependencies.js";
-import { decodePageToken, encodePageToken, pageSize, queryFingerprint } from "./page-token.js";
+import { cutPage, decodePageToken, pageSize, queryFingerprint } from "./page-token.js";
 import { requiredId } from "./validation.js";
 
 /** A user's live refresh tokens as metadata, one per live session, newest session first. */
@@ -16,8 +16,6 @@ export async function listUserTokens(
   const rows = await deps.store.read(async ({ sessions, refreshTokens }) =>
     refreshTokens.listLive(userId, now, await sessions.versionFloor(userId), after, size + 1),
   );
-  const page = rows.slice(0, size);
-  const last = page[page.length - 1];
-  const nextPageToken = rows.length > size && last !== undefined ? encodePageToken(query, { createdAt: last.sessionCreatedAt, id: last.sessionId }) : "";
-  return { tokens: page, nextPageToken };
+  const { items, nextPageToken } = cutPage(rows, size, query, (token) => ({ createdAt: token.sessionCreatedAt, id: token.sessionId }));
+  return { tokens: items, nextPageToken };
 }

@@ -53,3 +53,14 @@ export function pageSize(requested: number): number {
   }
   return requested === 0 ? DEFAULT_PAGE_SIZE : requested;
 }
+
+/**
+ * Cuts a page from rows fetched with one row more than asked (which tells
+ * whether another page exists without a count) and makes the next token.
+ */
+export function cutPage<Row>(rows: readonly Row[], size: number, query: string, cursorOf: (row: Row) => SessionPageCursor) {
+  const items = rows.slice(0, size);
+  const last = items[items.length - 1];
+  const nextPageToken = rows.length > size && last !== undefined ? encodePageToken(query, cursorOf(last)) : "";
+  return { items, nextPageToken };
+}

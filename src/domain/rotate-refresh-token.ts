@@ -80,7 +80,8 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
     if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, successor.token);
     const stale = expiredOrStale(token);
     if (stale !== undefined) return failed(stale);
-    await repos.rotation.markRotated(token.id, caller.id, client);
+    // Cannot fail: the token is locked and was seen live.
+    if (!(await repos.rotation.markRotated(token.id, caller.id, client))) throw new Error("locked live token could not be rotated");
     const { expiresAt } = await repos.rotation.insertSuccessor({
       id: randomUUID(),
       sessionId: token.sessionId,

@@ -82,10 +82,9 @@ export async function verifyAccessToken(deps: Dependencies, accessToken: string)
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);
   const globalVersion = BigInt(typeof payload["gv"] === "number" ? payload["gv"] : -1);
-  const { session, floor } = await deps.store.read(async ({ sessions }) => {
-    const session = /^[0-9a-f-]{36}$/.test(sessionId) ? await sessions.findById(sessionId) : null;
-    return { session, floor: session === null ? null : await sessions.versionFloor(session.userId) };
-  });
+  const found = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ sessions }) => sessions.findWithFloor(sessionId)) : null;
+  const session = found?.session ?? null;
+  const floor = found?.floor ?? null;
   if (session === null || floor === null) throw new DomainError("TOKEN_REVOKED", "the access token's session no longer exists");
   if (tokenVersion < floor.tokenVersion || globalVersion < floor.globalVersion) {
     throw new DomainError("VERSION_STALE", "the access token was issued before its user's or every token was revoked");

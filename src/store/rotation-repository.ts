@@ -111,24 +111,16 @@ export class RotationRepository {
   }
 
   /**
-   * clock_timestamp(), not now(): a rotation that commits after another caller's
-   * transaction began must carry a later time, which is how that caller knows it
-   * raced (and was not replaying an old token).
+   * Guarded: true only if the token was still live, so a rotation racing
+   * another one (or a login replay) never forks the family. clock_timestamp(),
+   * not now(): a rotation that commits after another caller's transaction
+   * began must carry a later time, which is how that caller knows it raced
+   * (and was not replaying an old token).
    */
-  async markRotated(id: string, caller: string, client: Buffer | null): Promise<void> {
-    await this.db.$executeRaw`
+  async markRotated(id: string, caller: string, client: Buffer | null): Promise<boolean> {
+    const changed = await this.db.$executeRaw`
       UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = ${caller},
              rotated_client = ${client === null ? null : new Uint8Array(client)}
-      WHERE id = ${id}::uuid`;
-  }
-
-  /**
-   * Guarded: true only if the token was still live, so a rotation racing a
-   * concurrent refresh of the same token never forks the family.
-   */
-  async markRotatedIfLive(id: string, caller: string): Promise<boolean> {
-    const changed = await this.db.$executeRaw`
-      UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = ${caller}
       WHERE id = ${id}::uuid AND rotated_at IS NULL AND revoked_at IS NULL`;
     return changed === 1;
   }

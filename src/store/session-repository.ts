@@ -55,19 +55,29 @@ export class SessionRepository {
 
   /** The versions below which a user's sessions and tokens are dead. */
   async versionFloor(userId: string): Promise<VersionFloor> {
+    return (await this.floorWithGlobal(userId)).floor;
+  }
+
+  private async floorWithGlobal(userId: string): Promise<{ floor: VersionFloor; global: GlobalVersionState }> {
     const [user, global] = await Promise.all([
       this.db.user.findUnique({ where: { userId }, select: { tokenVersion: true } }),
       this.currentGlobal(),
     ]);
-    return { tokenVersion: user?.tokenVersion ?? 0n, globalVersion: global.globalVersion };
+    return { floor: { tokenVersion: user?.tokenVersion ?? 0n, globalVersion: global.globalVersion }, global };
   }
 
   async findById(id: string): Promise<SessionRecord | null> {
+    return (await this.findWithFloor(id))?.session ?? null;
+  }
+
+  /** The session and its user's version floor, read together (the row already carries the user's version). */
+  async findWithFloor(id: string): Promise<{ session: SessionRecord; floor: VersionFloor } | null> {
     const [row, global] = await Promise.all([
       this.db.session.findUnique({ where: { id }, include: userVersionSelect }),
       this.currentGlobal(),
     ]);
-    return row === null ? null : toSessionRecord(row, global);
+    if (row === null) return null;
+    return { session: toSessionRecord(row, global), floor: { tokenVersion: row.user.tokenVersion, globalVersion: global.globalVersion } };
   }
 
   async findByIdempotencyKey(userId: string, key: string): Promise<SessionRecord | null> {
@@ -149,11 +159,7 @@ export class SessionRepository {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
     };
-    const [global, user] = await Promise.all([
-      this.currentGlobal(),
-      this.db.user.findUnique({ where: { userId }, select: { tokenVersion: true } }),
-    ]);
-    const floor = { tokenVersion: user?.tokenVersion ?? 0n, globalVersion: global.globalVersion };
+    const { floor, global } = await this.floorWithGlobal(userId);
     const rows = await this.db.session.findMany({
       where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],

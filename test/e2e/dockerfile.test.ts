@@ -1,10 +1,9 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
-import { apiKeyMetadata, connectClients } from "../support/clients.js";
+import { apiKeyMetadata, connectClients, apiKeysSetting } from "../support/clients.js";
 import { readDockerfile, replayDockerfile, type ReplayedStage } from "../support/dockerfile-replay.js";
 import { healthCheck } from "../support/health.js";
 
@@ -40,7 +39,7 @@ describe("the Dockerfile, replayed without Docker", () => {
         GRPC_PORT: "0",
         HTTP_PORT: "0",
         DATA_DIR: path.join(into, "data"),
-        API_KEYS: `replay:${createHash("sha256").update(apiKey).digest("hex")}`,
+        API_KEYS: apiKeysSetting({ replay: apiKey }),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

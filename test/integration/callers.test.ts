@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writePolicyFile } from "../support/policy-file.js";
-import { apiKeyMetadata, failure } from "../support/clients.js";
+import { apiKeyMetadata, failure, apiKeysSetting } from "../support/clients.js";
 import { healthCheck } from "../support/health.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 describe("callers and policy", () => {
   const loginKey = "login-service-key-3f9a";
@@ -17,7 +15,7 @@ describe("callers and policy", () => {
           "login-service": ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.SessionService/GetSession"],
           "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/GetJwks"],
         });
-    t = await startTestService({ API_KEYS: `login-service:${sha256(loginKey)},admin-console:${sha256(adminKey)}`, POLICY_FILE: policyFile });
+    t = await startTestService({ API_KEYS: apiKeysSetting({ "login-service": loginKey, "admin-console": adminKey }), POLICY_FILE: policyFile });
   });
   afterAll(async () => {
     await t?.stop();

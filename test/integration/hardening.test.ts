@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiKeyMetadata, failure } from "../support/clients.js";
+import { apiKeyMetadata, failure, apiKeysSetting } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const page = (body: object) => Buffer.from(JSON.stringify(body)).toString("base64url");
 
 // Inputs an independent review found could reach INTERNAL or cross a boundary.
@@ -12,7 +10,7 @@ describe("hardening", () => {
   const b = apiKeyMetadata("caller-b-key");
   let t: TestService;
   beforeAll(async () => {
-    t = await startTestService({ API_KEYS: `caller-a:${sha256("caller-a-key")},caller-b:${sha256("caller-b-key")}` });
+    t = await startTestService({ API_KEYS: apiKeysSetting({ "caller-a": "caller-a-key", "caller-b": "caller-b-key" }) });
   });
   afterAll(async () => {
     await t?.stop();

@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writePolicyFile } from "../support/policy-file.js";
-import { apiKeyMetadata, failure } from "../support/clients.js";
+import { apiKeyMetadata, failure, apiKeysSetting } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 
-const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 describe("refresh tokens bound to their caller, user and organisation", () => {
   const web = apiKeyMetadata("web-key");
@@ -16,7 +14,7 @@ describe("refresh tokens bound to their caller, user and organisation", () => {
           web: ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/*"],
           mobile: ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.TokenService/RefreshTokens"],
         });
-    t = await startTestService({ API_KEYS: `web:${sha256("web-key")},mobile:${sha256("mobile-key")}`, POLICY_FILE: policyFile });
+    t = await startTestService({ API_KEYS: apiKeysSetting({ web: "web-key", mobile: "mobile-key" }), POLICY_FILE: policyFile });
   });
   afterAll(async () => {
     await t?.stop();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { decodeErrorInfo, type DecodedErrorInfo } from "../../src/grpc/status.js";
@@ -91,4 +92,11 @@ export function apiKeyMetadata(key: string, header: "authorization" | "x-api-key
   const metadata = new grpc.Metadata();
   metadata.set(header, header === "authorization" ? `Bearer ${key}` : key);
   return metadata;
+}
+
+/** The API_KEYS setting for callers and their keys: `caller:sha256hex,…`, as an operator writes it. */
+export function apiKeysSetting(keys: Record<string, string>): string {
+  return Object.entries(keys)
+    .map(([caller, key]) => `${caller}:${createHash("sha256").update(key).digest("hex")}`)
+    .join(",");
 }
