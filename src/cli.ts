@@ -7,14 +7,18 @@ import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
 import { systemClock } from "./domain/context.js";
 import { deleteEndedSessions } from "./domain/enforce-retention.js";
+import { DomainError } from "./domain/errors.js";
+import { KeyEncryptionError } from "./crypto/key-encryption.js";
+import { keysUsage, runKeysCommand, UsageError } from "./keys-command.js";
 
-const usage = `usage: session-authority [serve | migrate | cleanup | help]
+const usage = `usage: session-authority [serve | migrate | cleanup | keys … | help]
 
   serve    (default) apply pending migrations, then serve gRPC and the HTTP side port
   migrate  apply pending migrations and exit
   cleanup  delete sessions (and their tokens) that ended longer ago than
            ENDED_SESSION_RETENTION, in batches, and exit (serve also does this
            every RETENTION_SWEEP_INTERVAL)
+${keysUsage}
 
 Configuration is read from environment variables; see README.md.`;
 
@@ -24,12 +28,13 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (command !== "serve" && command !== "migrate" && command !== "cleanup") {
+  if (!["serve", "migrate", "cleanup", "keys"].includes(command)) {
     process.stderr.write(`unknown command "${command}"\n${usage}\n`);
     return 2;
   }
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  // Command output goes to stdout; logs to stderr so `keys … --json` stays parseable.
+  const logger = createLogger(config.logLevel, command === "keys" ? process.stderr : undefined);
   if (command === "migrate") {
     const database = await openDatabase(config.database);
     try {
@@ -39,6 +44,9 @@ async function main(argv: readonly string[]): Promise<number> {
       await database.close();
     }
     return 0;
+  }
+  if (command === "keys") {
+    return runKeysCommand(argv.slice(1), config, logger, (text) => process.stdout.write(`${text}\n`));
   }
   if (command === "cleanup") {
     const database = await openDatabase(config.database);
@@ -69,9 +77,14 @@ async function main(argv: readonly string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
+    if (error instanceof ConfigError || error instanceof UsageError || (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS"))) {
+      process.stderr.write(`${error.message}\n${error instanceof ConfigError ? "" : `${usage}\n`}`);
       process.exit(2);
+    }
+    // Failures an operator caused and can fix: the message says how; no stack.
+    if (error instanceof DomainError || error instanceof KeyEncryptionError) {
+      process.stderr.write(`session-authority: ${error.message}\n`);
+      process.exit(1);
     }
     process.stderr.write(`session-authority failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);

@@ -54,6 +54,10 @@ const envSchema = z.object({
   RETENTION_SWEEP_INTERVAL: duration("1h"),
   API_KEYS: z.string().default(""),
   POLICY_FILE: z.string().optional(),
+  KEK_FILE: z.string().min(1).optional(),
+  KEK_PREVIOUS_FILES: z.string().default(""),
+  JWKS_MAX_AGE: duration("5m"),
+  KEY_REFRESH_INTERVAL: duration("10s").refine((ms) => ms >= 100, "must be at least 100ms"),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
 });
@@ -83,6 +87,15 @@ export interface Config {
     readonly burstWindowMs: number;
     readonly accessTokenLeewayMs: number;
   };
+  readonly signingKeys: {
+    /** The KEK wrapping private keys at rest; undefined on the embedded default, which keeps one in DATA_DIR. */
+    readonly kekFile: string | undefined;
+    readonly previousKekFiles: readonly string[];
+    /** Cache-Control max-age of the JWKS; a rotated key is published this long (plus the refresh interval) before it signs. */
+    readonly jwksMaxAgeMs: number;
+    /** How often each replica re-reads the key table. */
+    readonly refreshIntervalMs: number;
+  };
   readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
 }
@@ -98,6 +111,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
+  if (e.DATABASE_URL !== undefined && e.KEK_FILE === undefined) {
+    // A KEK next to the data would protect nothing once replicas share a
+    // database: the operator must provide one from a secret store.
+    throw new ConfigError(
+      "invalid configuration: KEK_FILE: required with DATABASE_URL (a file holding 32 random bytes, e.g. `openssl rand -base64 32 > kek`), so private signing keys are encrypted at rest",
+    );
+  }
   return {
     database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE },
     grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT },
@@ -125,6 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       graceMaxReplays: e.REFRESH_GRACE_MAX_REPLAYS,
       burstWindowMs: e.REFRESH_BURST_WINDOW,
       accessTokenLeewayMs: e.ACCESS_TOKEN_LEEWAY,
+    },
+    signingKeys: {
+      kekFile: e.KEK_FILE === undefined ? undefined : path.resolve(e.KEK_FILE),
+      previousKekFiles: e.KEK_PREVIOUS_FILES.split(",").map((file) => file.trim()).filter((file) => file.length > 0).map((file) => path.resolve(file)),
+      jwksMaxAgeMs: e.JWKS_MAX_AGE,
+      refreshIntervalMs: e.KEY_REFRESH_INTERVAL,
     },
     callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

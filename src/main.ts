@@ -5,10 +5,11 @@ import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./domain/context.js";
 import type { Dependencies } from "./domain/dependencies.js";
 import { enforceRetention } from "./domain/enforce-retention.js";
-import { loadKeyRing } from "./domain/signing-keys.js";
+import { openKeyEncryption } from "./crypto/kek-files.js";
+import { loadServiceSecret } from "./domain/service-secrets.js";
+import { KeyRing, prepareSigningKeys, type KeySettings } from "./domain/signing-keys.js";
 import { TokenIssuer } from "./domain/token-issuer.js";
 import { bindGrpcServer, buildGrpcServer, SERVICE_NAMES } from "./grpc/server.js";
-import { JWKS_MAX_AGE_MS } from "./grpc/token-service.js";
 import { startSideServer } from "./http/side-server.js";
 import type { Logger } from "./logger.js";
 import { openDatabase, type Database } from "./store/database.js";
@@ -33,6 +34,16 @@ export interface ServiceOptions {
   readonly clock?: Clock;
 }
 
+export function keySettingsOf(config: Config): KeySettings {
+  return {
+    signingAlgorithm: config.tokens.signingAlgorithm,
+    jwksMaxAgeMs: config.signingKeys.jwksMaxAgeMs,
+    refreshIntervalMs: config.signingKeys.refreshIntervalMs,
+    accessTtlMaxMs: config.tokens.accessTtlMaxMs,
+    accessTokenLeewayMs: config.sessions.accessTokenLeewayMs,
+  };
+}
+
 export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
@@ -45,22 +56,32 @@ export async function startService(config: Config, logger: Logger, options: Serv
   if (allowAnonymous) {
     logger.warn("NO API KEYS CONFIGURED: any local process may call every RPC. Set API_KEYS before exposing this service.");
   }
+  const encryption = openKeyEncryption(config, logger);
   const database = await openDatabase(config.database);
   try {
     const applied = await migrate(database);
     logger.info({ backend: database.kind, applied }, "database ready");
     const store = new Store(database);
     const clock = options.clock ?? systemClock;
-    const keys = await loadKeyRing(store, config.tokens.signingAlgorithm);
-    const graceKey = await store.transaction(({ secrets }) => secrets.ensure(GRACE_KEY_NAME, randomBytes(32)));
+    await prepareSigningKeys(store, encryption, clock, config.tokens.signingAlgorithm);
+    const keyRing = new KeyRing(store, encryption, clock);
+    await keyRing.refresh();
+    const graceKey = await loadServiceSecret(store, encryption, GRACE_KEY_NAME);
     const deps: Dependencies = {
       store,
       clock,
-      tokens: new TokenIssuer(keys, config.tokens, clock, randomBytes),
+      tokens: new TokenIssuer(keyRing, config.tokens, clock, randomBytes),
       settings: { ...config.tokens, ...config.sessions },
       graceKey,
+      keyRing,
+      keySettings: keySettingsOf(config),
+      encryption,
     };
-    return await startServers(config, logger, deps, database, allowAnonymous);
+    keyRing.startRefreshing(config.signingKeys.refreshIntervalMs, (error) => logger.warn({ err: error }, "signing keys could not be re-read; keeping the last view"));
+    return await startServers(config, logger, deps, database, allowAnonymous).catch((error: unknown) => {
+      keyRing.stopRefreshing();
+      throw error;
+    });
   } catch (error) {
     await database.close();
     throw error;
@@ -76,8 +97,8 @@ async function startServers(config: Config, logger: Logger, deps: Dependencies, 
   const side = await startSideServer(
     {
       registry,
-      jwks: () => ({ keys: deps.tokens.publicKeys }),
-      jwksMaxAgeSeconds: JWKS_MAX_AGE_MS / 1000,
+      jwks: () => ({ keys: deps.keyRing.publicKeys() }),
+      jwksMaxAgeSeconds: Math.floor(config.signingKeys.jwksMaxAgeMs / 1000),
       ready: async () => serving && (await deps.store.ping()),
     },
     config.http.host,
@@ -105,6 +126,7 @@ async function startServers(config: Config, logger: Logger, deps: Dependencies, 
       serving = false;
       setHealth("NOT_SERVING");
       clearInterval(sweep);
+      deps.keyRing.stopRefreshing();
       // Give load balancers and mesh sidecars time to see NOT_SERVING.
       await sleep(config.shutdown.drainDelayMs);
       await drain(server, config.shutdown.timeoutMs, logger);

@@ -1,6 +1,8 @@
+import type { KeyEncryption } from "../crypto/key-encryption.js";
 import type { Store } from "../store/store.js";
 import type { Clock } from "./context.js";
 import type { LifetimeSettings } from "./lifetimes.js";
+import type { KeyRing, KeySettings } from "./signing-keys.js";
 import type { TokenIssuer } from "./token-issuer.js";
 
 export interface SessionSettings extends LifetimeSettings {
@@ -28,4 +30,7 @@ export interface Dependencies {
   readonly settings: SessionSettings;
   /** HMAC key deriving successor refresh tokens; shared by every replica. */
   readonly graceKey: Buffer;
+  readonly keyRing: KeyRing;
+  readonly keySettings: KeySettings;
+  readonly encryption: KeyEncryption;
 }

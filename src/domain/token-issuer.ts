@@ -28,7 +28,7 @@ export class TokenIssuer {
     const issuedAt = this.clock.now();
     // Never outlive the session itself.
     const expiresAt = new Date(Math.min(issuedAt.getTime() + ttlMs, session.expiresAt.getTime()));
-    const token = await signAccessToken(this.keys.signer, {
+    const token = await signAccessToken(this.keys.signer(), {
       issuer: this.settings.issuer,
       audience: this.settings.audience,
       userId: session.userId,
@@ -49,10 +49,6 @@ export class TokenIssuer {
 
   refreshToken(): IssuedRefreshToken {
     return issueRefreshToken(this.random);
-  }
-
-  get publicKeys() {
-    return this.keys.publicKeys;
   }
 
   get issuer(): string {

@@ -1,12 +1,10 @@
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
-import type { SessionRecord } from "../store/records.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
-import { sessionState } from "./session-state.js";
 
 export interface VerifiedAccessToken {
   readonly payload: JWTPayload & Record<string, unknown>;
-  readonly session: SessionRecord;
+  readonly sessionId: string;
 }
 
 const SIGNING_ALGORITHMS: readonly string[] = ["EdDSA", "ES256", "RS256"];
@@ -27,7 +25,7 @@ function importedKey(jwk: JWK, alg: string): Promise<CryptoKey | Uint8Array> {
  * operator reading logs) can tell a forged token from an old one: header and
  * algorithm, key, signature, expiry, issuer and audience, issue time.
  */
-async function verifySignedClaims(deps: Dependencies, accessToken: string): Promise<JWTPayload & Record<string, unknown>> {
+async function verifySignedClaims(deps: Dependencies, accessToken: string): Promise<{ kid: string; payload: JWTPayload & Record<string, unknown> }> {
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(accessToken);
@@ -37,7 +35,9 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
   if (header.alg === undefined || !SIGNING_ALGORITHMS.includes(header.alg)) {
     throw new DomainError("TOKEN_ALGORITHM_REFUSED", "the access token's algorithm is not accepted");
   }
-  const key = deps.tokens.publicKeys.find((candidate) => candidate.kid === header.kid);
+  const kid = typeof header.kid === "string" && header.kid.length <= 128 ? header.kid : "";
+  const key = kid.length === 0 ? undefined : await deps.keyRing.verificationKey(kid);
+  if (key === "revoked") throw new DomainError("TOKEN_KEY_REVOKED", "the access token was signed by a revoked key");
   if (key === undefined || key.alg !== header.alg) {
     throw new DomainError("TOKEN_KEY_UNKNOWN", "the access token was not signed by a published key");
   }
@@ -55,7 +55,7 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
     if (typeof payload.iat !== "number" || payload.iat > Math.floor(now.getTime() / 1000) + leewaySeconds) {
       throw new DomainError("TOKEN_ISSUED_IN_FUTURE", "the access token claims to be issued in the future");
     }
-    return payload;
+    return { kid, payload };
   } catch (error) {
     if (error instanceof DomainError) throw error;
     if (error instanceof errors.JWTExpired) throw new DomainError("TOKEN_EXPIRED", "the access token has expired");
@@ -70,27 +70,27 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
 }
 
 /**
- * Signature, expiry, issuer and audience first (no database), then the
- * session must still be live and both versions current. This release reads
- * the database once per call; an event-fed cache is planned.
+ * Signature, expiry, issuer and audience first (no database), then one
+ * indexed read: the session must still be live, both versions current and
+ * the key not revoked by another replica since this one last looked.
  */
 export async function verifyAccessToken(deps: Dependencies, accessToken: string): Promise<VerifiedAccessToken> {
   if (accessToken.length === 0) throw invalidArgument("access_token", "is required");
   // Above anything we issue (4 KiB of extra claims plus bounded standard claims, base64url-encoded).
   if (accessToken.length > 16_384) throw new DomainError("TOKEN_INVALID", "the access token is not one of ours");
-  const payload = await verifySignedClaims(deps, accessToken);
+  const { kid, payload } = await verifySignedClaims(deps, accessToken);
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);
   const globalVersion = BigInt(typeof payload["gv"] === "number" ? payload["gv"] : -1);
-  const found = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ sessions }) => sessions.findWithFloor(sessionId)) : null;
-  const session = found?.session ?? null;
-  const floor = found?.floor ?? null;
-  if (session === null || floor === null) throw new DomainError("TOKEN_REVOKED", "the access token's session no longer exists");
-  if (tokenVersion < floor.tokenVersion || globalVersion < floor.globalVersion) {
+  const state = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ verification }) => verification.stateOf(sessionId, kid)) : null;
+  if (state === null) throw new DomainError("TOKEN_REVOKED", "the access token's session no longer exists");
+  if (state.keyRevokedAt !== null) throw new DomainError("TOKEN_KEY_REVOKED", "the access token was signed by a revoked key");
+  // A token that passes both floors was issued after any bump, so the
+  // session's own version stamps (which are never older) pass them too.
+  if (tokenVersion < state.userTokenVersion || globalVersion < state.globalVersion) {
     throw new DomainError("VERSION_STALE", "the access token was issued before its user's or every token was revoked");
   }
-  const state = sessionState(session, deps.clock.now());
-  if (state === "revoked") throw new DomainError("TOKEN_REVOKED", "the access token's session was revoked");
-  if (state === "expired") throw new DomainError("TOKEN_EXPIRED", "the access token's session has expired");
-  return { payload, session };
+  if (state.sessionRevokedAt !== null) throw new DomainError("TOKEN_REVOKED", "the access token's session was revoked");
+  if (state.sessionExpiresAt <= deps.clock.now()) throw new DomainError("TOKEN_EXPIRED", "the access token's session has expired");
+  return { payload, sessionId };
 }

@@ -7,7 +7,7 @@ import { listUserTokens } from "../domain/list-user-tokens.js";
 import { revokeAllTokens, revokeRefreshToken, revokeTokenById, revokeUserTokens } from "../domain/revoke-tokens.js";
 import { rotateRefreshToken } from "../domain/rotate-refresh-token.js";
 import { verifyAccessToken } from "../domain/verify-access-token.js";
-import type { SessionRecord } from "../store/records.js";
+import { listSigningKeys, revokeSigningKey, rotateSigningKey, type SigningKeyView } from "../domain/signing-key-lifecycle.js";
 import type { TokenServiceHandlers } from "../generated/proto/types/sessionauthority/v1/TokenService.js";
 import type { Logger } from "../logger.js";
 import { fromDuration, toDuration, toStruct, toTimestamp } from "./convert.js";
@@ -16,15 +16,12 @@ import { allowedByPolicy } from "./interceptors/caller-auth.js";
 import { errorStatus } from "./status.js";
 import { unary } from "./unary.js";
 
-/** How long verifiers may cache the JWKS; also the HTTP Cache-Control max-age. */
-export const JWKS_MAX_AGE_MS = 5 * 60 * 1000;
-
-function toClaimsMessage(payload: JWTPayload & Record<string, unknown>, session: SessionRecord) {
+function toClaimsMessage(payload: JWTPayload & Record<string, unknown>, sessionId: string) {
   const seconds = (value: unknown) => (typeof value === "number" ? toTimestamp(new Date(value * 1000)) : null);
   const extra = Object.fromEntries(Object.entries(payload).filter(([name]) => !RESERVED_CLAIMS.has(name)));
   return {
     user_id: payload.sub ?? "",
-    session_id: session.id,
+    session_id: sessionId,
     active_org_id: typeof payload["org"] === "string" ? payload["org"] : "",
     jti: payload.jti ?? "",
     issuer: payload.iss ?? "",
@@ -56,6 +53,28 @@ export function toJsonWebKey(jwk: JWK) {
   };
 }
 
+const STAGES = {
+  published: "SIGNING_KEY_STAGE_PUBLISHED",
+  signing: "SIGNING_KEY_STAGE_SIGNING",
+  retiring: "SIGNING_KEY_STAGE_RETIRING",
+  retired: "SIGNING_KEY_STAGE_RETIRED",
+  revoked: "SIGNING_KEY_STAGE_REVOKED",
+} as const;
+
+function toSigningKeyMessage(key: SigningKeyView) {
+  return {
+    kid: key.kid,
+    alg: key.algorithm,
+    stage: STAGES[key.stage],
+    published_at: toTimestamp(key.publishedAt),
+    activates_at: toTimestamp(key.activatesAt),
+    retires_at: key.retiresAt === null ? null : toTimestamp(key.retiresAt),
+    revoked_at: key.revokedAt === null ? null : toTimestamp(key.revokedAt),
+    revoke_reason: key.revokeReason ?? "",
+    kek_id: key.kekId ?? "",
+  };
+}
+
 /** Policy capability that lets a caller switch a session's organisation on refresh. */
 export const SWITCH_ORG_CAPABILITY = "/sessionauthority.v1.TokenService/RefreshTokens:switch_org";
 
@@ -75,8 +94,8 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
       return { tokens: toTokenPair(result.tokens), session: toSessionMessage(result.session, deps.clock.now()) };
     }),
     VerifyAccessToken: unary(logger, async (request) => {
-      const { payload, session } = await verifyAccessToken(deps, request.access_token);
-      return { claims: toClaimsMessage(payload, session) };
+      const { payload, sessionId } = await verifyAccessToken(deps, request.access_token);
+      return { claims: toClaimsMessage(payload, sessionId) };
     }),
     RevokeRefreshToken: unary(logger, async (request, { caller }) => ({
       session_id: await revokeRefreshToken(deps, caller, { refreshToken: request.refresh_token, reason: request.reason }),
@@ -109,9 +128,25 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
       global_version: String(await revokeAllTokens(deps, caller, { reason: request.reason })),
     })),
     GetJwks: unary(logger, async () => ({
-      keys: deps.tokens.publicKeys.map(toJsonWebKey),
-      max_age: toDuration(JWKS_MAX_AGE_MS),
+      keys: deps.keyRing.publicKeys().map(toJsonWebKey),
+      max_age: toDuration(deps.keySettings.jwksMaxAgeMs),
     })),
+    ListSigningKeys: unary(logger, async () => ({ keys: (await listSigningKeys(deps)).map(toSigningKeyMessage) })),
+    RotateSigningKey: unary(logger, async (request, { caller }) => {
+      const keys = await rotateSigningKey(deps, caller, { reason: request.reason });
+      const next = keys.find((key) => key.stage === "published");
+      return { next_key: next === undefined ? null : toSigningKeyMessage(next), keys: keys.map(toSigningKeyMessage) };
+    }),
+    RevokeSigningKey: unary(logger, async (request, { caller }) => {
+      const result = await revokeSigningKey(deps, caller, { kid: request.kid, reason: request.reason, bumpGlobalVersion: request.revoke_all_tokens });
+      const revoked = result.keys.find((key) => key.kid === request.kid);
+      return {
+        revoked_key: revoked === undefined ? null : toSigningKeyMessage(revoked),
+        signing_kid: result.signerKid,
+        global_version: String(result.globalVersion ?? 0n),
+        keys: result.keys.map(toSigningKeyMessage),
+      };
+    }),
     WatchRevocations: (call) => {
       call.emit("error", errorStatus(grpc.status.UNIMPLEMENTED, "NOT_IMPLEMENTED", "WatchRevocations is not implemented in this version"));
     },

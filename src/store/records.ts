@@ -147,11 +147,14 @@ export interface NewRevocationEvent {
     | "token_reuse"
     | "grace_replay"
     | "user_version"
-    | "global_version";
+    | "global_version"
+    | "signing_key_published"
+    | "signing_key_revoked";
   readonly sessionId: string | null;
   readonly userId: string | null;
   readonly version?: bigint;
   readonly orgId: string | null;
+  readonly keyId?: string;
   readonly reason: string;
   readonly caller: string;
 }

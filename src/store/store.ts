@@ -5,6 +5,7 @@ import { SecretRepository } from "./secret-repository.js";
 import { SessionRepository } from "./session-repository.js";
 import { SigningKeyRepository } from "./signing-key-repository.js";
 import { inTransaction, translateDatabaseError, type TransactionClient } from "./transaction.js";
+import { VerificationRepository } from "./verification-repository.js";
 import { VersionRepository } from "./version-repository.js";
 
 export interface Repositories {
@@ -14,6 +15,7 @@ export interface Repositories {
   readonly rotation: RotationRepository;
   readonly versions: VersionRepository;
   readonly secrets: SecretRepository;
+  readonly verification: VerificationRepository;
 }
 
 function repositoriesFor(client: Database["prisma"] | TransactionClient): Repositories {
@@ -24,6 +26,7 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient): Reposi
     rotation: new RotationRepository(client),
     versions: new VersionRepository(client),
     secrets: new SecretRepository(client),
+    verification: new VerificationRepository(client),
   };
 }
 

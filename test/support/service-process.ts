@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { sharedKekFile } from "./kek.js";
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -14,9 +15,15 @@ export interface ServiceProcess {
  * operator would. Readiness is read from the "serving" log line, so LOG_LEVEL
  * must stay at info or below.
  */
-export function runCli(command: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", command], {
-    env: { PATH: process.env["PATH"] ?? "", GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "info", ...env },
+/**
+ * Runs the CLI as an operator would. With DATABASE_URL the processes of a test
+ * file share one KEK (as replicas must) unless the test sets KEK_FILE itself.
+ */
+export function runCli(command: string | readonly string[], env: Record<string, string>): ServiceProcess {
+  const kek = env["DATABASE_URL"] !== undefined && env["KEK_FILE"] === undefined ? { KEK_FILE: sharedKekFile() } : {};
+  const args = typeof command === "string" ? [command] : [...command];
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+    env: { PATH: process.env["PATH"] ?? "", GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "info", ...kek, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];

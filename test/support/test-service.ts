@@ -9,6 +9,7 @@ import { createLogger } from "../../src/logger.js";
 import { startService, type RunningService } from "../../src/main.js";
 import { connectClients, type Clients } from "./clients.js";
 import { createFreshDatabase } from "./fresh-database.js";
+import { writeKekFile } from "./kek.js";
 
 export type Backend = "pglite" | "postgres";
 
@@ -46,7 +47,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     LOG_LEVEL: "info",
-    ...(database === undefined ? {} : { DATABASE_URL: database.url }),
+    ...(database === undefined ? {} : { DATABASE_URL: database.url, KEK_FILE: writeKekFile(dataDir) }),
     ...env,
   });
   const logLines: string[] = [];

@@ -1,0 +1,86 @@
+import { userInfo } from "node:os";
+import { parseArgs } from "node:util";
+import type { Config } from "./config.js";
+import { openKeyEncryption } from "./crypto/kek-files.js";
+import { systemClock } from "./domain/context.js";
+import { listSigningKeys, revokeSigningKey, rewrapSecrets, rotateSigningKey, type SigningKeyView } from "./domain/signing-key-lifecycle.js";
+import type { Logger } from "./logger.js";
+import { keySettingsOf } from "./main.js";
+import { openDatabase } from "./store/database.js";
+import { migrate } from "./store/migrate.js";
+import { Store } from "./store/store.js";
+
+export const keysUsage = `  keys list                        every signing key with its stage and timeline
+  keys rotate [--reason R]         publish the next key; it signs after JWKS_MAX_AGE + KEY_REFRESH_INTERVAL
+  keys revoke <kid> [--reason R] [--revoke-all-tokens]
+                                   emergency: the key leaves the JWKS and its tokens are refused at once
+  keys rewrap                      re-encrypt every private key under KEK_FILE (old KEKs in KEK_PREVIOUS_FILES)
+  (add --json for machine-readable output)`;
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+const iso = (date: Date | null) => (date === null ? "-" : date.toISOString());
+
+function table(keys: readonly SigningKeyView[]): string {
+  const rows = [
+    ["KID", "ALG", "STAGE", "PUBLISHED", "SIGNS FROM", "RETIRES", "REVOKED", "KEK"],
+    ...keys.map((key) => [key.kid, key.algorithm, key.stage, iso(key.publishedAt), iso(key.activatesAt), iso(key.retiresAt), iso(key.revokedAt), key.kekId ?? "plaintext"]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+}
+
+/**
+ * `session-authority keys …`: the same domain code as the RPCs, run against
+ * the database directly, so an operator can act when no server is up.
+ * Replicas pick the change up within KEY_REFRESH_INTERVAL; a revoked key's
+ * tokens are refused by every replica at once.
+ */
+export async function runKeysCommand(args: readonly string[], config: Config, logger: Logger, print: (text: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: [...args],
+    allowPositionals: true,
+    options: { reason: { type: "string", default: "" }, "revoke-all-tokens": { type: "boolean", default: false }, json: { type: "boolean", default: false } },
+  });
+  const [action, kid] = positionals;
+  if (action === undefined || !["list", "rotate", "revoke", "rewrap"].includes(action)) throw new UsageError(`keys: expected list, rotate, revoke or rewrap`);
+  if (action === "revoke" && kid === undefined) throw new UsageError("keys revoke: which key? pass its kid (see `keys list`)");
+  const show = (keys: readonly SigningKeyView[], extra: object = {}) => print(values.json ? JSON.stringify({ ...extra, keys }, null, 2) : table(keys));
+
+  const encryption = openKeyEncryption(config, logger);
+  const database = await openDatabase(config.database);
+  try {
+    await migrate(database);
+    const store = new Store(database);
+    const deps = { store, clock: systemClock, encryption, keySettings: keySettingsOf(config) };
+    const caller = { id: `cli:${userInfo().username}` };
+    if (action === "list") {
+      show(await listSigningKeys(deps));
+    } else if (action === "rotate") {
+      const keys = await rotateSigningKey(deps, caller, { reason: values.reason });
+      const next = keys.find((key) => key.stage === "published");
+      if (!values.json && next !== undefined) print(`published ${next.kid}; it signs from ${next.activatesAt.toISOString()}\n`);
+      show(keys);
+    } else if (action === "revoke") {
+      const result = await revokeSigningKey(deps, caller, { kid: kid!, reason: values.reason, bumpGlobalVersion: values["revoke-all-tokens"] });
+      if (!values.json) {
+        print(`revoked ${kid}: it left the JWKS and every token it signed is refused; ${result.signerKid} signs now.`);
+        print(
+          result.globalVersion === undefined
+            ? "Refresh tokens are not signed and stay valid. If the key leaked with access to the database, also revoke every token:\n" +
+                `  session-authority keys revoke ${kid} --revoke-all-tokens   (or the RevokeAllTokens RPC)\n`
+            : `every access and refresh token was revoked too (global version ${result.globalVersion}).\n`,
+        );
+      }
+      show(result.keys, { signingKid: result.signerKid, globalVersion: result.globalVersion?.toString() });
+    } else {
+      const counts = await rewrapSecrets(store, encryption);
+      print(values.json ? JSON.stringify({ kekId: encryption.currentKekId, ...counts }) : `re-wrapped ${counts.signingKeys} signing key(s) and ${counts.secrets} secret(s) under KEK ${encryption.currentKekId}`);
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
