@@ -57,7 +57,7 @@ describe("several processes on one PostgreSQL", () => {
       const ports = await Promise.all(servers.map((server) => server.serving));
       expect(await query(url, `SELECT count(*)::int AS n FROM "_prisma_migrations"`)).toEqual([{ n: (await readMigrations()).length }]);
       expect(await query(url, `SELECT count(*)::int AS n FROM service_secrets`)).toEqual([{ n: 1 }]);
-      expect(await query(url, `SELECT count(*)::int AS n FROM signing_keys WHERE state = 'active'`)).toEqual([{ n: 1 }]);
+      expect(await query(url, `SELECT count(*)::int AS n, count(*) FILTER (WHERE kek_id IS NOT NULL AND private_jwk IS NULL)::int AS wrapped FROM signing_keys`)).toEqual([{ n: 1, wrapped: 1 }]);
       const kids = await Promise.all(
         ports.map(async ({ grpcPort }) => {
           const clients = connectClients(grpcPort);

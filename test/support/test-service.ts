@@ -30,6 +30,7 @@ export interface TestService extends Clients {
   readonly service: RunningService;
   readonly clock: TestClock;
   readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
   /** Every log line the service wrote, for checks that no secret leaks. */
   readonly logLines: string[];
   stop(): Promise<void>;
@@ -65,6 +66,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     service,
     clock,
     databaseUrl: database?.url,
+    dataDir,
     logLines,
     async stop() {
       clients.close();

@@ -18,6 +18,13 @@ describe("configuration", () => {
     expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ API_KEYS: "svc:nothex" })).toThrow(ConfigError);
     expect(() => loadConfig({ POLICY_FILE: "/nonexistent/policy.json" })).toThrow(/POLICY_FILE/);
+    expect(() => loadConfig({ KEY_REFRESH_INTERVAL: "1ms" })).toThrow(/KEY_REFRESH_INTERVAL/);
+  });
+
+  it("refuses PostgreSQL without a key-encryption key, which the embedded default generates instead", () => {
+    expect(() => loadConfig({ DATABASE_URL: "postgresql://db/sessions" })).toThrow(/KEK_FILE: required with DATABASE_URL/);
+    expect(loadConfig({ DATABASE_URL: "postgresql://db/sessions", KEK_FILE: "kek" }).signingKeys.kekFile).toMatch(/\/kek$/);
+    expect(loadConfig({}).signingKeys).toMatchObject({ kekFile: undefined, jwksMaxAgeMs: 300_000, refreshIntervalMs: 10_000 });
   });
 
   it("parses durations the way operators write them", () => {
