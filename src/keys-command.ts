@@ -39,12 +39,18 @@ function table(keys: readonly SigningKeyView[]): string {
  * tokens are refused by every replica at once.
  */
 export async function runKeysCommand(args: readonly string[], config: Config, logger: Logger, print: (text: string) => void): Promise<number> {
+  // A kid is base64url and may begin with "-": take it by position before
+  // option parsing can mistake it for a flag.
+  const flags = new Set(["--reason", "--revoke-all-tokens", "--json"]);
+  const kidArgument = args[0] === "revoke" && args[1] !== undefined && !flags.has(args[1].split("=")[0] ?? "") ? args[1] : undefined;
+  const rest = kidArgument === undefined ? [...args] : [args[0] ?? "", ...args.slice(2)];
   const { values, positionals } = parseArgs({
-    args: [...args],
+    args: rest,
     allowPositionals: true,
     options: { reason: { type: "string", default: "" }, "revoke-all-tokens": { type: "boolean", default: false }, json: { type: "boolean", default: false } },
   });
-  const [action, kid] = positionals;
+  const [action, positionalKid] = positionals;
+  const kid = kidArgument ?? positionalKid;
   if (action === undefined || !["list", "rotate", "revoke", "rewrap"].includes(action)) throw new UsageError(`keys: expected list, rotate, revoke or rewrap`);
   if (action === "revoke" && kid === undefined) throw new UsageError("keys revoke: which key? pass its kid (see `keys list`)");
   const show = (keys: readonly SigningKeyView[], extra: object = {}) => print(values.json ? JSON.stringify({ ...extra, keys }, null, 2) : table(keys));

@@ -4,6 +4,7 @@ import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { lockDataFolder } from "./data-folder-lock.js";
 
 export type Prisma = PrismaClient;
 
@@ -73,8 +74,14 @@ function openPostgres(url: string, poolSize: number): Database {
 
 async function openPglite(dataDir: string): Promise<Database> {
   await mkdir(dataDir, { recursive: true });
+  const unlock = lockDataFolder(dataDir);
   const pglite = new PGlite(dataDir);
-  await pglite.waitReady;
+  try {
+    await pglite.waitReady;
+  } catch (error) {
+    unlock();
+    throw error;
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
     kind: "pglite",
@@ -94,6 +101,7 @@ async function openPglite(dataDir: string): Promise<Database> {
       await prisma.$disconnect();
       // PGlite keeps a timer alive until closed; an unclosed instance hangs exit.
       await pglite.close();
+      unlock();
     },
   };
 }

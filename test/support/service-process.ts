@@ -7,7 +7,10 @@ export interface ServiceProcess {
   readonly serving: Promise<{ grpcPort: number; httpPort: number }>;
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
+  /** Recent lines of stdout and stderr together. */
   readonly output: string[];
+  /** Everything written to stdout alone (command output, without stderr logs). */
+  stdout(): string;
 }
 
 /**
@@ -45,8 +48,12 @@ export function runCli(command: string | readonly string[], env: Record<string, 
       }
     }
   };
-  child.stdout?.on("data", collect);
+  const stdout: Buffer[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => {
+    if (command !== "serve") stdout.push(chunk);
+    collect(chunk);
+  });
   child.stderr?.on("data", collect);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, serving, exited, output };
+  return { child, serving, exited, output, stdout: () => Buffer.concat(stdout).toString("utf8") };
 }

@@ -1,0 +1,45 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli } from "../support/service-process.js";
+
+describe("the embedded data folder", () => {
+  const folders: string[] = [];
+  const folder = async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "sa-data-"));
+    folders.push(dir);
+    return dir;
+  };
+  afterEach(async () => {
+    await Promise.all(folders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it("belongs to one process: a second one exits with a clear message, and `keys` works once the server stopped", async () => {
+    const DATA_DIR = await folder();
+    const server = runCli("serve", { DATA_DIR });
+    await server.serving;
+    const second = runCli(["keys", "list"], { DATA_DIR });
+    expect(await second.exited).toBe(1);
+    expect(second.output.join("\n")).toContain(`is in use by process ${server.child.pid}`);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+
+    const listed = runCli(["keys", "list", "--json"], { DATA_DIR });
+    expect(await listed.exited).toBe(0);
+    const keys = (JSON.parse(listed.stdout()) as { keys: { stage: string; kekId: string }[] }).keys;
+    expect(keys.map((key) => key.stage)).toEqual(["signing"]);
+  }, 60_000);
+
+  it("takes over a lock left by a process that is gone", async () => {
+    const DATA_DIR = await folder();
+    // A pid far above Linux's default pid_max, so no live process has it.
+    await writeFile(path.join(DATA_DIR, "session-authority.lock"), "4194303999\n");
+    const run = runCli(["keys", "list"], { DATA_DIR });
+    expect(await run.exited).toBe(0);
+    // Kids are base64url and may start with "-": still read as a kid, not a flag.
+    const revoke = runCli(["keys", "revoke", "-no-such-kid", "--reason", "test"], { DATA_DIR });
+    expect(await revoke.exited).toBe(1);
+    expect(revoke.output.join("\n")).toContain("no signing key has this kid");
+  }, 60_000);
+});
