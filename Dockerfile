@@ -13,6 +13,7 @@ COPY third_party ./third_party
 # prepare runs `npm run generate`: Prisma client, descriptor set, proto types.
 RUN npm ci
 COPY src ./src
+COPY clients/ts/src ./clients/ts/src
 RUN npm run build
 
 FROM node:20-slim AS runtime
@@ -30,5 +31,5 @@ ENV GRPC_HOST=0.0.0.0 HTTP_HOST=0.0.0.0 DATA_DIR=/var/lib/session-authority
 USER node
 VOLUME /var/lib/session-authority
 EXPOSE 50051 8080
-ENTRYPOINT ["node", "dist/cli.js"]
+ENTRYPOINT ["node", "dist/src/cli.js"]
 CMD ["serve"]

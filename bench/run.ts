@@ -7,6 +7,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
+import { SessionVerifier } from "../clients/ts/src/index.js";
 import { connectClients, type Clients } from "../test/support/clients.js";
 import { startEmbeddedPostgres } from "../test/support/embedded-postgres.js";
 import { check, healthClient } from "../test/support/health.js";
@@ -56,7 +58,7 @@ async function drive(scenario: string, backend: string, operation: (i: number) =
 
 async function benchServer(backend: string, env: Record<string, string>): Promise<Result[]> {
   const server: ServiceProcess = runCli("serve", { DB_POOL_SIZE: "16", ...env });
-  const { grpcPort } = await server.serving;
+  const { grpcPort, httpPort } = await server.serving;
   const clients: Clients = connectClients(grpcPort);
   try {
     const results: Result[] = [];
@@ -65,12 +67,14 @@ async function benchServer(backend: string, env: Record<string, string>): Promis
     health.close();
     const sessions: string[] = [];
     const refreshTokens: string[] = [];
+    const accessTokens: string[] = [];
     results.push(
       await drive("CreateSession", backend, async (i) => {
         const response = await clients.session("CreateSession", { user_id: `user-${i % POOL}`, ip_address: "203.0.113.9", user_agent: "bench" });
         if (sessions.length < POOL) {
           sessions.push(response.session?.session_id ?? "");
           refreshTokens.push(response.tokens?.refresh_token ?? "");
+          accessTokens.push(response.tokens?.access_token ?? "");
         }
       }),
     );
@@ -82,6 +86,24 @@ async function benchServer(backend: string, env: Record<string, string>): Promis
       }),
     );
     const pick = (i: number) => sessions[i % sessions.length] ?? "";
+    const token = (i: number) => accessTokens[i % accessTokens.length] ?? "";
+    results.push(await drive("VerifyAccessToken (EdDSA, cache)", backend, (i) => clients.token("VerifyAccessToken", { access_token: token(i) })));
+    const jwksUrl = `http://127.0.0.1:${httpPort}/.well-known/jwks.json`;
+    const jwks = createLocalJWKSet((await (await fetch(jwksUrl)).json()) as JSONWebKeySet);
+    results.push(
+      await drive("floor: jose EdDSA verify, this process", backend, (i) => jwtVerify(token(i), jwks, { issuer: "session-authority", audience: "platform" })),
+    );
+    const verifier = await SessionVerifier.start({ target: `127.0.0.1:${grpcPort}`, jwksUrl });
+    try {
+      results.push(
+        await drive("embedded verifier (clients/ts, EdDSA, local)", backend, async (i) => {
+          const result = await verifier.verify(token(i));
+          if (!result.valid || result.source !== "local") throw new Error(`not verified locally: ${JSON.stringify(result)}`);
+        }),
+      );
+    } finally {
+      verifier.close();
+    }
     results.push(await drive("GetSession", backend, (i) => clients.session("GetSession", { session_id: pick(i) })));
     results.push(await drive("ListSessions", backend, (i) => clients.session("ListSessions", { user_id: `user-${i % POOL}`, page_size: 10 })));
     results.push(await drive("TouchSession (coalesced)", backend, (i) => clients.session("TouchSession", { session_id: pick(i) })));

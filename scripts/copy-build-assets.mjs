@@ -2,5 +2,5 @@
 // read at run time beside the compiled code.
 import { copyFileSync, mkdirSync } from "node:fs";
 
-mkdirSync("dist/generated/proto", { recursive: true });
-copyFileSync("src/generated/proto/descriptor-set.binpb", "dist/generated/proto/descriptor-set.binpb");
+mkdirSync("dist/src/generated/proto", { recursive: true });
+copyFileSync("src/generated/proto/descriptor-set.binpb", "dist/src/generated/proto/descriptor-set.binpb");

@@ -3,7 +3,7 @@
 // per-file descriptors, so `buf curl` would fail) and TypeScript types for the
 // handlers. Output goes to src/generated/proto, never edited by hand.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
 
 const out = "src/generated/proto";
 rmSync(out, { recursive: true, force: true });
@@ -30,3 +30,10 @@ execFileSync(
   ],
   { stdio: "inherit" },
 );
+
+// The embedded verifier package (clients/ts) loads the contract at run time;
+// it ships its own copy so it works outside this repository.
+const clientProto = "clients/ts/proto";
+rmSync(clientProto, { recursive: true, force: true });
+cpSync("proto", clientProto, { recursive: true });
+cpSync("third_party", clientProto, { recursive: true });

@@ -58,6 +58,9 @@ const envSchema = z.object({
   KEK_PREVIOUS_FILES: z.string().default(""),
   JWKS_MAX_AGE: duration("5m"),
   KEY_REFRESH_INTERVAL: duration("10s").refine((ms) => ms >= 100, "must be at least 100ms"),
+  EVENT_RETENTION: duration("7d"),
+  WATCH_HEARTBEAT_INTERVAL: duration("15s").refine((ms) => ms >= 100, "must be at least 100ms"),
+  LISTEN_RETRY_DELAY: duration("1s").refine((ms) => ms >= 10, "must be at least 10ms"),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
 });
@@ -68,6 +71,9 @@ export interface CallerKey {
 }
 
 export type Policy = ReadonlyMap<string, readonly string[]>;
+
+/** Caller → the organisations it is limited to; callers absent are not limited. */
+export type OrgScopes = ReadonlyMap<string, readonly string[]>;
 
 export interface Config {
   readonly database: { readonly url: string | undefined; readonly dataDir: string; readonly poolSize: number };
@@ -96,7 +102,14 @@ export interface Config {
     /** How often each replica re-reads the key table. */
     readonly refreshIntervalMs: number;
   };
-  readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined };
+  readonly revocations: {
+    /** How long events are kept; older cursors get OUT_OF_RANGE. */
+    readonly eventRetentionMs: number;
+    readonly heartbeatIntervalMs: number;
+    /** First wait before re-opening a lost LISTEN connection (doubling, up to 30 s). */
+    readonly listenRetryDelayMs: number;
+  };
+  readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined; readonly orgScopes: OrgScopes };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
 }
 
@@ -152,9 +165,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksMaxAgeMs: e.JWKS_MAX_AGE,
       refreshIntervalMs: e.KEY_REFRESH_INTERVAL,
     },
-    callers: { keys: parseApiKeys(e.API_KEYS), policy: e.POLICY_FILE ? readPolicy(e.POLICY_FILE) : undefined },
+    revocations: { eventRetentionMs: e.EVENT_RETENTION, heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL, listenRetryDelayMs: e.LISTEN_RETRY_DELAY },
+    callers: callersOf(e.API_KEYS, e.POLICY_FILE),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
   };
+}
+
+function callersOf(apiKeys: string, policyFile: string | undefined): Config["callers"] {
+  const policy = policyFile ? readPolicy(policyFile) : undefined;
+  return { keys: parseApiKeys(apiKeys), policy: policy?.rules, orgScopes: policy?.orgScopes ?? new Map() };
 }
 
 // API_KEYS holds "caller:sha256hex" pairs, comma separated: only hashes, so
@@ -177,12 +196,15 @@ function parseApiKeys(text: string): CallerKey[] {
 
 const policySchema = z.object({
   callers: z.record(z.string().min(1), z.array(z.string().min(1))),
+  orgs: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
 });
 
 // The policy file maps a caller to the RPCs it may call, as full method
 // names ("sessionauthority.v1.SessionService/CreateSession"), a service
-// wildcard ("sessionauthority.v1.SessionService/*") or "*".
-function readPolicy(file: string): Policy {
+// wildcard ("sessionauthority.v1.SessionService/*") or "*"; and, under
+// "orgs", a caller to the only organisations whose sessions it may see
+// (a caller not listed there sees every organisation).
+function readPolicy(file: string): { rules: Policy; orgScopes: OrgScopes } {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -193,5 +215,5 @@ function readPolicy(file: string): Policy {
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration: POLICY_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
-  return new Map(Object.entries(parsed.data.callers));
+  return { rules: new Map(Object.entries(parsed.data.callers)), orgScopes: new Map(Object.entries(parsed.data.orgs ?? {})) };
 }

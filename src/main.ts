@@ -7,7 +7,10 @@ import type { Dependencies } from "./domain/dependencies.js";
 import { enforceRetention } from "./domain/enforce-retention.js";
 import { openKeyEncryption } from "./crypto/kek-files.js";
 import { loadServiceSecret } from "./domain/service-secrets.js";
+import { FeedSignal } from "./domain/revocation-feed.js";
+import { revocationWindowMs } from "./domain/revocation-snapshot.js";
 import { KeyRing, prepareSigningKeys, type KeySettings } from "./domain/signing-keys.js";
+import { VerificationCache } from "./domain/verification-cache.js";
 import { TokenIssuer } from "./domain/token-issuer.js";
 import { bindGrpcServer, buildGrpcServer, SERVICE_NAMES } from "./grpc/server.js";
 import { startSideServer } from "./http/side-server.js";
@@ -25,7 +28,7 @@ export interface RunningService {
   readonly httpPort: number;
   readonly database: Database;
   /** Runs the retention job now (it also runs on its interval). */
-  enforceRetention(): Promise<{ erased: number; deleted: number }>;
+  enforceRetention(): Promise<{ erased: number; deleted: number; events: number }>;
   /** Health NOT_SERVING, drain in-flight calls within the deadline, release everything. */
   shutdown(): Promise<void>;
 }
@@ -67,6 +70,17 @@ export async function startService(config: Config, logger: Logger, options: Serv
     const keyRing = new KeyRing(store, encryption, clock);
     await keyRing.refresh();
     const graceKey = await loadServiceSecret(store, encryption, GRACE_KEY_NAME);
+    const registry = new Registry();
+    collectDefaultMetrics({ register: registry });
+    const feed = new FeedSignal();
+    const verificationCache = new VerificationCache(
+      store,
+      feed,
+      clock,
+      revocationWindowMs({ ...config.tokens, ...config.sessions }),
+      (error) => logger.warn({ err: error }, "revocation feed could not be read; verifying against the database until it can"),
+      registry,
+    );
     const deps: Dependencies = {
       store,
       clock,
@@ -76,22 +90,49 @@ export async function startService(config: Config, logger: Logger, options: Serv
       keyRing,
       keySettings: keySettingsOf(config),
       encryption,
+      feed,
+      verificationCache,
+      orgScopes: config.callers.orgScopes,
+      heartbeatIntervalMs: config.revocations.heartbeatIntervalMs,
+      eventRetentionMs: config.revocations.eventRetentionMs,
     };
-    keyRing.startRefreshing(config.signingKeys.refreshIntervalMs, (error) => logger.warn({ err: error }, "signing keys could not be re-read; keeping the last view"));
-    return await startServers(config, logger, deps, database, allowAnonymous).catch((error: unknown) => {
-      keyRing.stopRefreshing();
-      throw error;
+    // This replica's own revocations count at once; the feed brings everyone's.
+    store.onEventsCommitted((events) => {
+      verificationCache.applyCommitted(events);
+      feed.wake();
     });
+    feed.start(database, config.revocations.listenRetryDelayMs, (error) =>
+      logger.warn({ err: error }, "revocation LISTEN connection lost; verifying against the database until it is back"),
+    );
+    keyRing.startRefreshing(config.signingKeys.refreshIntervalMs, (error) => logger.warn({ err: error }, "signing keys could not be re-read; keeping the last view"));
+    const stopBackground = async () => {
+      keyRing.stopRefreshing();
+      verificationCache.stop();
+      await feed.stop();
+    };
+    try {
+      await verificationCache.start();
+      return await startServers(config, logger, deps, database, allowAnonymous, registry, stopBackground);
+    } catch (error) {
+      await stopBackground();
+      throw error;
+    }
   } catch (error) {
     await database.close();
     throw error;
   }
 }
 
-async function startServers(config: Config, logger: Logger, deps: Dependencies, database: Database, allowAnonymous: boolean) {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const { server, health } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry);
+async function startServers(
+  config: Config,
+  logger: Logger,
+  deps: Dependencies,
+  database: Database,
+  allowAnonymous: boolean,
+  registry: Registry,
+  stopBackground: () => Promise<void>,
+) {
+  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry);
   const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port);
   let serving = true;
   const side = await startSideServer(
@@ -126,10 +167,13 @@ async function startServers(config: Config, logger: Logger, deps: Dependencies, 
       serving = false;
       setHealth("NOT_SERVING");
       clearInterval(sweep);
-      deps.keyRing.stopRefreshing();
       // Give load balancers and mesh sidecars time to see NOT_SERVING.
       await sleep(config.shutdown.drainDelayMs);
+      // Streams never finish on their own: end them so watchers move to another replica.
+      const streams = revocationStreams.closeAll();
+      if (streams > 0) logger.info({ streams }, "revocation streams ended for shutdown");
       await drain(server, config.shutdown.timeoutMs, logger);
+      await stopBackground();
       await closeHttp(side.server);
       await database.close();
       logger.info("stopped");

@@ -93,7 +93,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       issuedAt: now,
       expiresAt: refreshExpiresAt,
     });
-    await repos.sessions.recordEvents([
+    await repos.events.record([
       { kind: "session_created", sessionId: session.id, userId, orgId: session.activeOrgId, reason: "login", caller: caller.id },
     ]);
     return { session, refreshExpiresAt, replayed: false };

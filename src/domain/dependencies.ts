@@ -1,8 +1,11 @@
+import type { OrgScopes } from "../config.js";
 import type { KeyEncryption } from "../crypto/key-encryption.js";
 import type { Store } from "../store/store.js";
 import type { Clock } from "./context.js";
 import type { LifetimeSettings } from "./lifetimes.js";
+import type { FeedSignal } from "./revocation-feed.js";
 import type { KeyRing, KeySettings } from "./signing-keys.js";
+import type { VerificationCache } from "./verification-cache.js";
 import type { TokenIssuer } from "./token-issuer.js";
 
 export interface SessionSettings extends LifetimeSettings {
@@ -33,4 +36,10 @@ export interface Dependencies {
   readonly keyRing: KeyRing;
   readonly keySettings: KeySettings;
   readonly encryption: KeyEncryption;
+  /** Wakes feed readers when events may have committed (LISTEN/NOTIFY). */
+  readonly feed: FeedSignal;
+  readonly verificationCache: VerificationCache;
+  readonly orgScopes: OrgScopes;
+  readonly heartbeatIntervalMs: number;
+  readonly eventRetentionMs: number;
 }

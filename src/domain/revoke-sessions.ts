@@ -15,7 +15,7 @@ export async function revokeSessions(
   caller: Caller,
 ): Promise<SessionRecord[]> {
   const revoked = await repos.sessions.revoke(ids, reason, now);
-  await repos.sessions.recordEvents(
+  await repos.events.record(
     revoked.map((session) => ({
       kind: "session_revoked" as const,
       sessionId: session.id,

@@ -37,7 +37,7 @@ export async function revokeUserTokens(deps: Dependencies, caller: Caller, input
     const kept = keepId === null ? null : assertActive(await repos.sessions.findById(keepId), now);
     if (kept !== null && kept.userId !== userId) throw new DomainError("SESSION_NOT_FOUND", "keep_session_id is not a session of this user");
     const version = await repos.versions.bumpUserVersion(userId, why);
-    await repos.sessions.recordEvents([{ kind: "user_version", sessionId: null, userId, orgId: null, version, reason: why, caller: caller.id }]);
+    await repos.events.record([{ kind: "user_version", sessionId: null, userId, orgId: null, version, reason: why, caller: caller.id }]);
     if (kept === null) return { version, keptRefreshExpiresAt: null };
     await repos.sessions.restamp(kept.id, version);
     await repos.refreshTokens.revokeLive(kept.id, why, now);
@@ -77,7 +77,7 @@ export async function revokeAllTokens(deps: Dependencies, caller: Caller, input:
   const why = reason("reason", input.reason, "");
   return deps.store.transaction(async (repos) => {
     const version = await repos.versions.bumpGlobalVersion(why);
-    await repos.sessions.recordEvents([{ kind: "global_version", sessionId: null, userId: null, orgId: null, version, reason: why, caller: caller.id }]);
+    await repos.events.record([{ kind: "global_version", sessionId: null, userId: null, orgId: null, version, reason: why, caller: caller.id }]);
     return version;
   });
 }

@@ -141,7 +141,7 @@ async function spentToken(
     const stale = expiredOrStale({ ...token, expiresAt: successor.expiresAt });
     if (stale !== undefined) return failed(stale);
     if (!racing) await repos.rotation.countReplay(token.id);
-    await repos.sessions.recordEvents([
+    await repos.events.record([
       { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: racing ? "concurrent" : "retry", caller: caller.id },
     ]);
     return { kind: "replayed", sessionId: token.sessionId, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
@@ -150,7 +150,7 @@ async function spentToken(
     return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
   }
   await revokeSessions(repos, [token.sessionId], TOKEN_REUSE_REASON, token.transactionStartedAt, caller);
-  await repos.sessions.recordEvents([
+  await repos.events.record([
     { kind: "token_reuse", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: TOKEN_REUSE_REASON, caller: caller.id },
   ]);
   return failed(new DomainError("TOKEN_REUSED", "this refresh token was already used; its session has been revoked"));

@@ -82,7 +82,7 @@ export async function rotateSigningKey(deps: KeyLifecycleDependencies, caller: C
     const next = await newWrappedKey(deps.encryption, deps.keySettings.signingAlgorithm, now, activatesAt);
     await repos.signingKeys.insert(next);
     await repos.signingKeys.setRetiresAt(currentKid, previousRetiresAt);
-    await repos.sessions.recordEvents([
+    await repos.events.record([
       { kind: "signing_key_published", sessionId: null, userId: null, orgId: null, keyId: next.kid, reason: why, caller: caller.id },
     ]);
     return repos.signingKeys.findAll();
@@ -130,7 +130,7 @@ export async function revokeSigningKey(
       globalVersion = await repos.versions.bumpGlobalVersion(why);
       events.push({ kind: "global_version" as const, sessionId: null, userId: null, orgId: null, version: globalVersion, reason: why, caller: caller.id });
     }
-    await repos.sessions.recordEvents(events);
+    await repos.events.record(events);
     return { keys: await repos.signingKeys.findAll(), signerKid, globalVersion };
   });
   await deps.keyRing?.refresh();

@@ -69,10 +69,18 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
   }
 }
 
+const revokedMessages = {
+  TOKEN_KEY_REVOKED: "the access token was signed by a revoked key",
+  VERSION_STALE: "the access token was issued before its user's or every token was revoked",
+  TOKEN_REVOKED: "the access token's session was revoked",
+} as const;
+
+const revoked = (reason: keyof typeof revokedMessages) => new DomainError(reason, revokedMessages[reason]);
+
 /**
- * Signature, expiry, issuer and audience first (no database), then one
- * indexed read: the session must still be live, both versions current and
- * the key not revoked by another replica since this one last looked.
+ * Signature, expiry, issuer and audience first, then revocation: the session
+ * still live, both versions current, the key not revoked. Revocation comes
+ * from the event-fed cache when it is current, else from one indexed read.
  */
 export async function verifyAccessToken(deps: Dependencies, accessToken: string): Promise<VerifiedAccessToken> {
   if (accessToken.length === 0) throw invalidArgument("access_token", "is required");
@@ -82,15 +90,20 @@ export async function verifyAccessToken(deps: Dependencies, accessToken: string)
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);
   const globalVersion = BigInt(typeof payload["gv"] === "number" ? payload["gv"] : -1);
+  // Tokens never outlive their session, so a valid signature and `exp` leave
+  // only revocation to check: from the cache when it is current.
+  const cached = deps.verificationCache.check({ sessionId, userId: payload.sub ?? "", tokenVersion, globalVersion, keyId: kid });
+  if (cached !== "unknown") {
+    if (cached !== undefined) throw revoked(cached);
+    return { payload, sessionId };
+  }
   const state = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ verification }) => verification.stateOf(sessionId, kid)) : null;
   if (state === null) throw new DomainError("TOKEN_REVOKED", "the access token's session no longer exists");
-  if (state.keyRevokedAt !== null) throw new DomainError("TOKEN_KEY_REVOKED", "the access token was signed by a revoked key");
+  if (state.keyRevokedAt !== null) throw revoked("TOKEN_KEY_REVOKED");
   // A token that passes both floors was issued after any bump, so the
   // session's own version stamps (which are never older) pass them too.
-  if (tokenVersion < state.userTokenVersion || globalVersion < state.globalVersion) {
-    throw new DomainError("VERSION_STALE", "the access token was issued before its user's or every token was revoked");
-  }
-  if (state.sessionRevokedAt !== null) throw new DomainError("TOKEN_REVOKED", "the access token's session was revoked");
+  if (tokenVersion < state.userTokenVersion || globalVersion < state.globalVersion) throw revoked("VERSION_STALE");
+  if (state.sessionRevokedAt !== null) throw revoked("TOKEN_REVOKED");
   if (state.sessionExpiresAt <= deps.clock.now()) throw new DomainError("TOKEN_EXPIRED", "the access token's session has expired");
   return { payload, sessionId };
 }

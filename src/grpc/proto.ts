@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import protobuf from "protobufjs";
+import { packageRoot } from "../package-root.js";
 import type { ProtoGrpcType as SessionServiceProto } from "../generated/proto/types/session_service.js";
 import type { ProtoGrpcType as TokenServiceProto } from "../generated/proto/types/token_service.js";
 
@@ -14,7 +15,7 @@ export const loaderOptions: protoLoader.Options = {
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [fileURLToPath(new URL("../../proto/", import.meta.url)), fileURLToPath(new URL("../../third_party/", import.meta.url))],
+  includeDirs: [path.join(packageRoot, "proto"), path.join(packageRoot, "third_party")],
 };
 
 export const packageDefinition = protoLoader.loadSync(

@@ -10,6 +10,7 @@ import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/ca
 import { withTolerantDecoding } from "./malformed-request.js";
 import { reflectionPackageDefinition, services } from "./proto.js";
 import { sessionServiceHandlers } from "./session-service.js";
+import { RevocationStreams } from "./revocation-streams.js";
 import { tokenServiceHandlers } from "./token-service.js";
 
 export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService"] as const;
@@ -20,6 +21,7 @@ const MAX_MESSAGE_BYTES = 64 * 1024;
 export interface GrpcServerParts {
   readonly server: grpc.Server;
   readonly health: HealthImplementation;
+  readonly revocationStreams: RevocationStreams;
 }
 
 export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: CallerAuthOptions, registry: Registry): GrpcServerParts {
@@ -31,11 +33,12 @@ export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: Caller
   });
   const v1 = services.sessionauthority.v1;
   server.addService(withTolerantDecoding(v1.SessionService.service), sessionServiceHandlers(deps, logger));
-  server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy));
+  const revocationStreams = new RevocationStreams(deps, logger);
+  server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy, revocationStreams));
   const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);
-  return { server, health };
+  return { server, health, revocationStreams };
 }
 
 export function bindGrpcServer(server: grpc.Server, host: string, port: number): Promise<number> {

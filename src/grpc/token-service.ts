@@ -7,13 +7,15 @@ import { listUserTokens } from "../domain/list-user-tokens.js";
 import { revokeAllTokens, revokeRefreshToken, revokeTokenById, revokeUserTokens } from "../domain/revoke-tokens.js";
 import { rotateRefreshToken } from "../domain/rotate-refresh-token.js";
 import { verifyAccessToken } from "../domain/verify-access-token.js";
+import { formatCursor } from "../domain/feed-cursor.js";
+import { getRevocationSnapshot } from "../domain/revocation-snapshot.js";
 import { listSigningKeys, revokeSigningKey, rotateSigningKey, type SigningKeyView } from "../domain/signing-key-lifecycle.js";
 import type { TokenServiceHandlers } from "../generated/proto/types/sessionauthority/v1/TokenService.js";
 import type { Logger } from "../logger.js";
 import { fromDuration, toDuration, toStruct, toTimestamp } from "./convert.js";
 import { toSessionMessage, toTokenPair } from "./session-message.js";
 import { allowedByPolicy } from "./interceptors/caller-auth.js";
-import { errorStatus } from "./status.js";
+import { RevocationStreams } from "./revocation-streams.js";
 import { unary } from "./unary.js";
 
 function toClaimsMessage(payload: JWTPayload & Record<string, unknown>, sessionId: string) {
@@ -78,7 +80,7 @@ function toSigningKeyMessage(key: SigningKeyView) {
 /** Policy capability that lets a caller switch a session's organisation on refresh. */
 export const SWITCH_ORG_CAPABILITY = "/sessionauthority.v1.TokenService/RefreshTokens:switch_org";
 
-export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy: Policy | undefined): TokenServiceHandlers {
+export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy: Policy | undefined, revocationStreams: RevocationStreams): TokenServiceHandlers {
   return {
     RefreshTokens: unary(logger, async (request, { caller }) => {
       const result = await rotateRefreshToken(deps, caller, {
@@ -147,8 +149,23 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         keys: result.keys.map(toSigningKeyMessage),
       };
     }),
-    WatchRevocations: (call) => {
-      call.emit("error", errorStatus(grpc.status.UNIMPLEMENTED, "NOT_IMPLEMENTED", "WatchRevocations is not implemented in this version"));
-    },
+    GetRevocationSnapshot: unary(logger, async (request, { caller }) => {
+      const snapshot = await getRevocationSnapshot(deps, caller, request.org_ids);
+      return {
+        cursor: formatCursor(snapshot.cursor),
+        global_version: String(snapshot.globalVersion),
+        user_versions: snapshot.userVersions.map((user) => ({ user_id: user.userId, token_version: String(user.tokenVersion), bumped_at: toTimestamp(user.bumpedAt) })),
+        revoked_sessions: snapshot.revokedSessions.map((session) => ({
+          session_id: session.sessionId,
+          user_id: session.userId,
+          active_org_id: session.orgId ?? "",
+          revoked_at: toTimestamp(session.revokedAt),
+          reason: session.reason,
+        })),
+        revoked_kids: snapshot.revokedKids,
+        window: toDuration(snapshot.windowMs),
+      };
+    }),
+    WatchRevocations: revocationStreams.handler,
   };
 }

@@ -15,11 +15,95 @@ export interface ScriptConnection {
   query<Row>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
 }
 
+export interface ListenHandlers {
+  onNotify(): void;
+  /** Listening (again): notifications from here on will arrive. */
+  onConnected(): void;
+  /** The connection is gone: notifications may be missed until onConnected. */
+  onLost(error: unknown): void;
+}
+
 export interface Database {
   readonly kind: "postgres" | "pglite";
   readonly prisma: Prisma;
   withScriptConnection<T>(fn: (connection: ScriptConnection) => Promise<T>): Promise<T>;
+  /** LISTENs on `channel` until the returned function is called, reconnecting after losses. */
+  listen(channel: string, handlers: ListenHandlers, retryDelayMs: number): () => Promise<void>;
   close(): Promise<void>;
+}
+
+const LISTENER_APPLICATION_NAME = "session-authority-listener";
+// A connection that silently died (no FIN: a partition, a frozen host) is
+// noticed by a query that does not answer in time.
+const LISTENER_PING_MS = 2_000;
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * LISTEN needs one dedicated session for as long as we listen: Prisma's pool
+ * hands connections out per query, and a transaction-mode pooler would drop
+ * the registration. So a plain pg.Client of its own, pinged, and re-opened
+ * with backoff when lost.
+ */
+function listenOnPostgres(url: string, channel: string, handlers: ListenHandlers, retryDelayMs: number): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let ping: NodeJS.Timeout | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = retryDelayMs;
+
+  const lose = (error: unknown) => {
+    if (client === undefined) return;
+    const lost = client;
+    client = undefined;
+    clearInterval(ping);
+    lost.removeAllListeners("notification");
+    lost.end().catch(() => undefined);
+    handlers.onLost(error);
+    schedule();
+  };
+  const schedule = () => {
+    if (stopped) return;
+    retry = setTimeout(connect, delay);
+    delay = Math.min(delay * 2, MAX_RETRY_DELAY_MS);
+  };
+  const connect = async () => {
+    if (stopped) return;
+    const candidate = new pg.Client({ connectionString: url, application_name: LISTENER_APPLICATION_NAME, keepAlive: true, connectionTimeoutMillis: 5_000 });
+    // An error with no listener would crash the process.
+    candidate.on("error", (error) => (client === candidate ? lose(error) : undefined));
+    candidate.on("end", () => (client === candidate ? lose(new Error("listener connection ended")) : undefined));
+    try {
+      await candidate.connect();
+      await candidate.query(`LISTEN "${channel.replace(/"/g, "")}"`);
+    } catch (error) {
+      candidate.end().catch(() => undefined);
+      handlers.onLost(error);
+      schedule();
+      return;
+    }
+    if (stopped) {
+      await candidate.end().catch(() => undefined);
+      return;
+    }
+    client = candidate;
+    delay = retryDelayMs;
+    candidate.on("notification", () => handlers.onNotify());
+    ping = setInterval(() => {
+      const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("listener ping timed out")), LISTENER_PING_MS).unref());
+      Promise.race([candidate.query("SELECT 1"), timeout]).catch((error: unknown) => (client === candidate ? lose(error) : undefined));
+    }, LISTENER_PING_MS);
+    ping.unref();
+    handlers.onConnected();
+  };
+  void connect();
+  return async () => {
+    stopped = true;
+    clearTimeout(retry);
+    clearInterval(ping);
+    const current = client;
+    client = undefined;
+    await current?.end().catch(() => undefined);
+  };
 }
 
 export interface DatabaseOptions {
@@ -48,6 +132,7 @@ function openPostgres(url: string, poolSize: number): Database {
   return {
     kind: "postgres",
     prisma,
+    listen: (channel, handlers, retryDelayMs) => listenOnPostgres(url, channel, handlers, retryDelayMs),
     async withScriptConnection(fn) {
       const client = await pool.connect();
       try {
@@ -86,6 +171,14 @@ async function openPglite(dataDir: string): Promise<Database> {
   return {
     kind: "pglite",
     prisma,
+    // One process owns the database, so its own notifications are all there is.
+    listen(channel, handlers) {
+      const unlisten = pglite.listen(channel, () => handlers.onNotify());
+      unlisten.then(() => handlers.onConnected(), (error: unknown) => handlers.onLost(error));
+      return async () => {
+        await (await unlisten.catch(() => undefined))?.();
+      };
+    },
     async withScriptConnection(fn) {
       return fn({
         async exec(script) {

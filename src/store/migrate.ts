@@ -1,5 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { packageRoot } from "../package-root.js";
 import type { Database, ScriptConnection } from "./database.js";
 
 // Applies the Prisma migration folders with our own runner, because the
@@ -11,7 +13,7 @@ import type { Database, ScriptConnection } from "./database.js";
 // exclude each other as well as replicas starting together.
 const MIGRATION_LOCK_KEY = 72707369;
 
-const defaultMigrationsDir = new URL("../../prisma/migrations/", import.meta.url);
+const defaultMigrationsDir = path.join(packageRoot, "prisma", "migrations");
 
 const createBookkeepingTable = `
 CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -35,12 +37,12 @@ export class MigrationError extends Error {
   override readonly name = "MigrationError";
 }
 
-export async function readMigrations(dir: URL = defaultMigrationsDir): Promise<Migration[]> {
+export async function readMigrations(dir: string = defaultMigrationsDir): Promise<Migration[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const names = entries.filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
   return Promise.all(
     names.map(async (name) => {
-      const sql = await readFile(new URL(`${name}/migration.sql`, dir), "utf8");
+      const sql = await readFile(path.join(dir, name, "migration.sql"), "utf8");
       return { name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
     }),
   );

@@ -5,7 +5,6 @@ import {
   toSessionRecord,
   userVersionSelect,
   type GlobalVersionState,
-  type NewRevocationEvent,
   type NewSession,
   type SessionChanges,
   type SessionPageCursor,
@@ -245,10 +244,12 @@ export class SessionRepository {
     return changed === 1;
   }
 
-  async deleteUserData(userId: string): Promise<{ sessions: number; tokens: number }> {
+  /** Erases a user's sessions and tokens; returns the sessions that were not already revoked, for their events. */
+  async deleteUserData(userId: string): Promise<{ sessions: number; tokens: number; unrevoked: { id: string; activeOrgId: string | null }[] }> {
+    const unrevoked = await this.db.session.findMany({ where: { userId, revokedAt: null }, select: { id: true, activeOrgId: true } });
     const tokens = await this.db.refreshToken.deleteMany({ where: { session: { userId } } });
     const sessions = await this.db.session.deleteMany({ where: { userId } });
-    return { sessions: sessions.count, tokens: tokens.count };
+    return { sessions: sessions.count, tokens: tokens.count, unrevoked };
   }
 
   /** Erases client details (IP, user agent) of sessions older than the retention. */
@@ -267,10 +268,5 @@ export class SessionRepository {
       data: { idempotencyKey: null },
     });
     return changed.count;
-  }
-
-  async recordEvents(events: readonly NewRevocationEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.db.revocationEvent.createMany({ data: [...events] });
   }
 }

@@ -1,4 +1,6 @@
 import type { Database } from "./database.js";
+import { EventRepository } from "./event-repository.js";
+import type { NewRevocationEvent } from "./records.js";
 import { RefreshTokenRepository } from "./refresh-token-repository.js";
 import { RotationRepository } from "./rotation-repository.js";
 import { SecretRepository } from "./secret-repository.js";
@@ -16,9 +18,10 @@ export interface Repositories {
   readonly versions: VersionRepository;
   readonly secrets: SecretRepository;
   readonly verification: VerificationRepository;
+  readonly events: EventRepository;
 }
 
-function repositoriesFor(client: Database["prisma"] | TransactionClient): Repositories {
+function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = []): Repositories {
   return {
     sessions: new SessionRepository(client),
     refreshTokens: new RefreshTokenRepository(client),
@@ -27,6 +30,7 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient): Reposi
     versions: new VersionRepository(client),
     secrets: new SecretRepository(client),
     verification: new VerificationRepository(client),
+    events: new EventRepository(client, recorded),
   };
 }
 
@@ -38,9 +42,28 @@ export class Store {
     this.direct = repositoriesFor(database.prisma);
   }
 
+  /** Told of the events each transaction wrote, once it has committed (this replica's own writes). */
+  private readonly committedListeners: ((events: readonly NewRevocationEvent[]) => void)[] = [];
+
+  onEventsCommitted(listener: (events: readonly NewRevocationEvent[]) => void): void {
+    this.committedListeners.push(listener);
+  }
+
   /** Runs `work` in one transaction, retried on serialization conflicts. */
-  transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
-    return inTransaction(this.database.prisma, (tx) => work(repositoriesFor(tx)));
+  async transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
+    let recorded: NewRevocationEvent[] = [];
+    const result = await inTransaction(this.database.prisma, (tx) => {
+      // A retried attempt starts over: only the committed attempt's events count.
+      recorded = [];
+      return work(repositoriesFor(tx, recorded));
+    });
+    if (recorded.length > 0) for (const listener of this.committedListeners) listener(recorded);
+    return result;
+  }
+
+  /** Runs read-only `work` on one consistent snapshot of the database (REPEATABLE READ). */
+  snapshot<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
+    return inTransaction(this.database.prisma, (tx) => work(repositoriesFor(tx)), "RepeatableRead");
   }
 
   /** Runs a single-statement read or write outside a transaction. */

@@ -8,10 +8,14 @@ export type TransactionClient = Parameters<Parameters<Prisma["$transaction"]>[0]
 
 const MAX_ATTEMPTS = 4;
 
-export async function inTransaction<T>(prisma: Prisma, work: (tx: TransactionClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  prisma: Prisma,
+  work: (tx: TransactionClient) => Promise<T>,
+  isolationLevel?: "RepeatableRead",
+): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await prisma.$transaction(work, { maxWait: 5_000, timeout: 15_000 });
+      return await prisma.$transaction(work, { maxWait: 5_000, timeout: 15_000, ...(isolationLevel === undefined ? {} : { isolationLevel }) });
     } catch (error) {
       const kind = classifyDatabaseError(error);
       // Serialization failures and deadlocks are the database asking us to try

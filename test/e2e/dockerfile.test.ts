@@ -29,7 +29,7 @@ describe("the Dockerfile, replayed without Docker", () => {
     // Start the runtime stage the way the image's ENTRYPOINT does, on loopback.
     const appDir = path.join(into, runtime.name, runtime.workdir);
     const apiKey = "docker-replay-key";
-    const child = spawn(process.execPath, ["dist/cli.js", "serve"], {
+    const child = spawn(process.execPath, ["dist/src/cli.js", "serve"], {
       cwd: appDir,
       env: {
         PATH: process.env["PATH"] ?? "",

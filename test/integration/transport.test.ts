@@ -33,11 +33,21 @@ describe("the transport around the services", () => {
     expect(JSON.parse(created.stdout)).toMatchObject({ session: { userId: "from-buf-curl", state: "SESSION_STATE_ACTIVE" } });
   });
 
-  it("answers WatchRevocations, due in a later release, with UNIMPLEMENTED and reason NOT_IMPLEMENTED", async () => {
-    const stream = t.tokens.WatchRevocations({});
-    const streamError = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
-    expect(streamError.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(decodeErrorInfo(streamError.metadata)?.reason).toBe("NOT_IMPLEMENTED");
+  it("ends a WatchRevocations stream whose request is not protobuf with INVALID_ARGUMENT", async () => {
+    const client = new grpc.Client(`127.0.0.1:${t.service.grpcPort}`, grpc.credentials.createInsecure());
+    try {
+      const stream = client.makeServerStreamRequest(
+        "/sessionauthority.v1.TokenService/WatchRevocations",
+        (value: Buffer) => value,
+        (value: Buffer) => value,
+        Buffer.from("not protobuf at all"),
+      );
+      const streamError = await new Promise<grpc.ServiceError>((resolve) => stream.on("error", resolve));
+      expect(streamError.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(decodeErrorInfo(streamError.metadata)?.reason).toBe("INVALID_ARGUMENT");
+    } finally {
+      client.close();
+    }
   });
 
   it("answers bytes that are not a protobuf message with INVALID_ARGUMENT, not INTERNAL", async () => {

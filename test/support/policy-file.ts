@@ -2,9 +2,12 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
-/** Writes a POLICY_FILE naming what each caller may call; returns its path. */
-export async function writePolicyFile(callers: Record<string, string[]>): Promise<string> {
+/**
+ * Writes a POLICY_FILE naming what each caller may call (and, optionally,
+ * the only organisations some callers may see); returns its path.
+ */
+export async function writePolicyFile(callers: Record<string, string[]>, orgs?: Record<string, string[]>): Promise<string> {
   const file = path.join(await mkdtemp(path.join(tmpdir(), "sa-policy-")), "policy.json");
-  await writeFile(file, JSON.stringify({ callers }));
+  await writeFile(file, JSON.stringify(orgs === undefined ? { callers } : { callers, orgs }));
   return file;
 }

@@ -1,0 +1,271 @@
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import protobuf from "protobufjs";
+import { JwksCache } from "./jwks-cache.js";
+import { RevocationState } from "./revocation-state.js";
+
+export interface VerifierOptions {
+  /** gRPC address of session-authority, e.g. "127.0.0.1:50051". */
+  readonly target: string;
+  /** Its JWKS on the HTTP side port, e.g. "http://127.0.0.1:8080/.well-known/jwks.json". */
+  readonly jwksUrl: string;
+  /** Expected `iss` and `aud` (the server's TOKEN_ISSUER / TOKEN_AUDIENCE). */
+  readonly issuer?: string;
+  readonly audience?: string;
+  /** Channel credentials; plaintext by default (loopback, or a mesh that encrypts). */
+  readonly credentials?: grpc.ChannelCredentials;
+  /** Sent as `authorization: Bearer …` when the server requires API keys. */
+  readonly apiKey?: string;
+  /** Only revocations of these organisations' sessions (your policy may require it). */
+  readonly orgIds?: readonly string[];
+  /** Once the revocation stream has been down this long, ask the server instead of trusting local state. Default 5 s. */
+  readonly maxStalenessMs?: number;
+  /** A stream that sends nothing, not even a heartbeat, for this long counts as down. Default 45 s (three server heartbeats). */
+  readonly maxSilenceMs?: number;
+  /** Clock skew allowed on `exp` and `iat`. Default 60 s, as the server's. */
+  readonly clockToleranceSeconds?: number;
+  /** Where sessionauthority/v1/*.proto and google/rpc/*.proto are; default: this package's proto/. */
+  readonly protoDir?: string;
+}
+
+export type Verification =
+  | { readonly valid: true; readonly claims: JWTPayload & Record<string, unknown>; readonly source: "local" | "server" }
+  | { readonly valid: false; readonly reason: string; readonly source: "local" | "server" };
+
+const ALGORITHMS = ["EdDSA", "ES256", "RS256"];
+const MAX_RETRY_MS = 5_000;
+
+interface RevocationEventMessage {
+  cursor: string;
+  kind: string;
+  session_id: string;
+  user_id: string;
+  version: string;
+  kid: string;
+}
+
+/**
+ * Verifies session-authority access tokens inside a resource server with no
+ * call per request: signature from the cached JWKS, revocation from state
+ * built from GetRevocationSnapshot and kept current by WatchRevocations
+ * (resumed from its last cursor after a disconnect). When the stream has
+ * been down longer than `maxStalenessMs` it stops trusting itself and asks
+ * the server's VerifyAccessToken until the stream is back.
+ */
+export class SessionVerifier {
+  private state = new RevocationState(0);
+  private cursor = "";
+  private stream: grpc.ClientReadableStream<{ event?: RevocationEventMessage | null; heartbeat?: { cursor: string } | null }> | undefined;
+  private downSince: number | undefined = Date.now();
+  private lastMessage = Date.now();
+  private retryMs = 250;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly jwks: JwksCache;
+  private readonly client: grpc.Client & Record<string, (...args: never[]) => unknown>;
+  private readonly statusType: protobuf.Type;
+  private readonly errorInfoType: protobuf.Type;
+
+  private constructor(private readonly options: VerifierOptions) {
+    this.jwks = new JwksCache(options.jwksUrl);
+    const protoDir = options.protoDir ?? fileURLToPath(new URL("../proto/", import.meta.url));
+    const definition = protoLoader.loadSync("sessionauthority/v1/token_service.proto", {
+      includeDirs: [protoDir],
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+      sessionauthority: { v1: { TokenService: new (target: string, credentials: grpc.ChannelCredentials) => SessionVerifier["client"] } };
+    };
+    this.client = new loaded.sessionauthority.v1.TokenService(options.target, options.credentials ?? grpc.credentials.createInsecure());
+    const rpc = protobuf.loadSync([`${protoDir}/google/rpc/status.proto`, `${protoDir}/google/rpc/error_details.proto`]);
+    this.statusType = rpc.lookupType("google.rpc.Status");
+    this.errorInfoType = rpc.lookupType("google.rpc.ErrorInfo");
+  }
+
+  /** Fetches the JWKS and the revocation snapshot, opens the stream, and resolves once ready. */
+  static async start(options: VerifierOptions): Promise<SessionVerifier> {
+    const verifier = new SessionVerifier(options);
+    try {
+      await verifier.jwks.refresh();
+      await verifier.resync();
+    } catch (error) {
+      verifier.close();
+      throw error;
+    }
+    return verifier;
+  }
+
+  /** True when local revocation state may be behind: verify() then asks the server. */
+  get stale(): boolean {
+    const now = Date.now();
+    if (this.downSince !== undefined && now - this.downSince > (this.options.maxStalenessMs ?? 5_000)) return true;
+    return now - this.lastMessage > (this.options.maxSilenceMs ?? 45_000);
+  }
+
+  /** The position in the revocation feed this verifier has applied up to. */
+  get position(): string {
+    return this.cursor;
+  }
+
+  async verify(token: string): Promise<Verification> {
+    const local = await this.verifySignature(token);
+    if ("valid" in local) return local;
+    const claims = local.claims;
+    if (this.stale) return this.verifyOnServer(token, claims);
+    const verdict = this.state.check({
+      sessionId: typeof claims["sid"] === "string" ? claims["sid"] : "",
+      userId: claims.sub ?? "",
+      tokenVersion: BigInt(typeof claims["tv"] === "number" ? claims["tv"] : -1),
+      globalVersion: BigInt(typeof claims["gv"] === "number" ? claims["gv"] : -1),
+      keyId: local.kid,
+    });
+    return verdict === undefined ? { valid: true, claims, source: "local" } : { valid: false, reason: verdict, source: "local" };
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.stream?.cancel();
+    this.client.close();
+  }
+
+  private metadata(): grpc.Metadata {
+    const metadata = new grpc.Metadata();
+    if (this.options.apiKey !== undefined) metadata.set("authorization", `Bearer ${this.options.apiKey}`);
+    return metadata;
+  }
+
+  /** The claims and kid of a token whose signature, issuer, audience and times check out; else the refusal. */
+  private async verifySignature(token: string): Promise<{ claims: JWTPayload & Record<string, unknown>; kid: string } | Verification> {
+    let kid: string;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg === undefined || !ALGORITHMS.includes(header.alg)) return { valid: false, reason: "TOKEN_ALGORITHM_REFUSED", source: "local" };
+      kid = header.kid ?? "";
+    } catch {
+      return { valid: false, reason: "TOKEN_INVALID", source: "local" };
+    }
+    const tolerance = this.options.clockToleranceSeconds ?? 60;
+    try {
+      const { payload } = await jwtVerify(token, await this.jwks.keyFor(kid), {
+        issuer: this.options.issuer ?? "session-authority",
+        audience: this.options.audience ?? "platform",
+        algorithms: ALGORITHMS,
+        clockTolerance: tolerance,
+      });
+      if (typeof payload.iat !== "number" || payload.iat > Date.now() / 1000 + tolerance) {
+        return { valid: false, reason: "TOKEN_ISSUED_IN_FUTURE", source: "local" };
+      }
+      return { claims: payload as JWTPayload & Record<string, unknown>, kid };
+    } catch (error) {
+      if (error instanceof errors.JWTExpired) return { valid: false, reason: "TOKEN_EXPIRED", source: "local" };
+      if (error instanceof errors.JWKSNoMatchingKey) return { valid: false, reason: "TOKEN_KEY_UNKNOWN", source: "local" };
+      if (error instanceof errors.JWSSignatureVerificationFailed) return { valid: false, reason: "TOKEN_SIGNATURE_INVALID", source: "local" };
+      if (error instanceof errors.JWTClaimValidationFailed) return { valid: false, reason: "TOKEN_CLAIM_MISMATCH", source: "local" };
+      return { valid: false, reason: "TOKEN_INVALID", source: "local" };
+    }
+  }
+
+  /** The signature and claims were checked here; the server answers for revocation. */
+  private verifyOnServer(token: string, claims: JWTPayload & Record<string, unknown>): Promise<Verification> {
+    return new Promise((resolve, reject) => {
+      this.client["VerifyAccessToken"]!(
+        { access_token: token } as never,
+        this.metadata() as never,
+        ((error: grpc.ServiceError | null) => {
+          if (error === null) return resolve({ valid: true, claims, source: "server" });
+          if (error.code === grpc.status.UNAUTHENTICATED) return resolve({ valid: false, reason: this.reasonOf(error) ?? "UNAUTHENTICATED", source: "server" });
+          reject(error);
+        }) as never,
+      );
+    });
+  }
+
+  private reasonOf(error: grpc.ServiceError): string | undefined {
+    const raw = error.metadata?.get("grpc-status-details-bin")[0];
+    if (!(raw instanceof Buffer)) return undefined;
+    const status = this.statusType.toObject(this.statusType.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
+    const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.ErrorInfo"));
+    return info === undefined ? undefined : (this.errorInfoType.toObject(this.errorInfoType.decode(info.value)) as { reason?: string }).reason;
+  }
+
+  /** A fresh state from the snapshot, then the stream from its cursor. */
+  private async resync(): Promise<void> {
+    const snapshot = await new Promise<{
+      cursor: string;
+      global_version: string;
+      user_versions: { user_id: string; token_version: string }[];
+      revoked_sessions: { session_id: string }[];
+      revoked_kids: string[];
+      window: { seconds: string } | null;
+    }>((resolve, reject) => {
+      this.client["GetRevocationSnapshot"]!({ org_ids: [...(this.options.orgIds ?? [])] } as never, this.metadata() as never, ((error: Error | null, response: never) =>
+        error === null ? resolve(response) : reject(error)) as never);
+    });
+    const windowMs = Number(snapshot.window?.seconds ?? 3660) * 1000;
+    const state = new RevocationState(windowMs);
+    const now = Date.now();
+    state.apply({ kind: "global_version", version: BigInt(snapshot.global_version) }, now);
+    for (const user of snapshot.user_versions) state.apply({ kind: "user_version", userId: user.user_id, version: BigInt(user.token_version) }, now);
+    for (const session of snapshot.revoked_sessions) state.apply({ kind: "session_revoked", sessionId: session.session_id }, now);
+    for (const kid of snapshot.revoked_kids) state.apply({ kind: "signing_key_revoked", keyId: kid }, now);
+    this.state = state;
+    this.cursor = snapshot.cursor;
+    this.openStream();
+  }
+
+  private openStream(): void {
+    if (this.closed) return;
+    const stream = (this.client["WatchRevocations"]! as (request: unknown, metadata: grpc.Metadata) => NonNullable<SessionVerifier["stream"]>)(
+      { cursor: this.cursor, org_ids: [...(this.options.orgIds ?? [])] },
+      this.metadata(),
+    );
+    this.stream = stream;
+    this.downSince = undefined;
+    this.lastMessage = Date.now();
+    stream.on("data", (message) => {
+      this.lastMessage = Date.now();
+      this.retryMs = 250;
+      if (message.event) {
+        const event = message.event;
+        this.state.apply(
+          {
+            kind: event.kind.replace(/^REVOCATION_EVENT_KIND_/, "").toLowerCase(),
+            sessionId: event.session_id || undefined,
+            userId: event.user_id || undefined,
+            version: BigInt(event.version || "0"),
+            keyId: event.kid || undefined,
+          },
+          Date.now(),
+        );
+        this.cursor = event.cursor;
+      } else if (message.heartbeat) {
+        this.cursor = message.heartbeat.cursor;
+      }
+      this.state.prune(Date.now());
+    });
+    stream.on("error", (error: grpc.ServiceError) => {
+      if (this.closed || this.stream !== stream) return;
+      this.downSince ??= Date.now();
+      // The cursor fell out of the server's retention: start over from a snapshot.
+      this.retryLater(error.code === grpc.status.OUT_OF_RANGE ? () => this.resyncUntilDone() : () => this.openStream());
+    });
+  }
+
+  private resyncUntilDone(): void {
+    this.resync().catch(() => this.retryLater(() => this.resyncUntilDone()));
+  }
+
+  private retryLater(action: () => void): void {
+    if (this.closed) return;
+    this.downSince ??= Date.now();
+    this.retryTimer = setTimeout(action, this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+  }
+}

@@ -1,0 +1,143 @@
+import { Counter, Gauge, type Registry } from "prom-client";
+import { RevocationState, type RevocationVerdict, type TokenFacts } from "../../clients/ts/src/revocation-state.js";
+import type { FeedCursor } from "../store/event-repository.js";
+import type { NewRevocationEvent } from "../store/records.js";
+import type { Store } from "../store/store.js";
+import type { Clock } from "./context.js";
+import type { FeedSignal } from "./revocation-feed.js";
+import { readRevocationSnapshot } from "./revocation-snapshot.js";
+
+const PAGE = 1_000;
+const HELD_BACK_RETRY_MS = 25;
+const PRUNE_EVERY_MS = 60_000;
+
+/**
+ * VerifyAccessToken's answer without the database: what revoked tokens
+ * recently, loaded from a snapshot and kept current from the feed, woken by
+ * LISTEN/NOTIFY. It is trusted only while the LISTEN connection is up and
+ * everything up to its last wake-up has been read; otherwise verification
+ * reads the database, until a catch-up from the last cursor completes.
+ */
+export class VerificationCache {
+  private readonly state: RevocationState;
+  private cursor: FeedCursor | undefined;
+  private caughtUp = false;
+  private reading = false;
+  private readAgain = false;
+  private stopped = false;
+  private readonly unsubscribe: (() => void)[] = [];
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly lookups: Counter<"result">;
+
+  constructor(
+    private readonly store: Store,
+    private readonly signal: FeedSignal,
+    private readonly clock: Clock,
+    private readonly windowMs: number,
+    private readonly onError: (error: unknown) => void,
+    registry: Registry,
+  ) {
+    this.state = new RevocationState(windowMs);
+    this.lookups = new Counter({
+      name: "session_authority_verification_cache_lookups_total",
+      help: "VerifyAccessToken revocation checks: answered from the cache (hit) or sent to the database because the cache was not current (miss)",
+      labelNames: ["result"],
+      registers: [registry],
+    });
+    const cache = this;
+    new Gauge({
+      name: "session_authority_verification_cache_current",
+      help: "1 while the cache is listening and caught up, so verification needs no database",
+      registers: [registry],
+      collect() {
+        this.set(cache.current ? 1 : 0);
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const snapshot = await readRevocationSnapshot(this.store, this.clock, this.windowMs, undefined);
+    const now = this.clock.now().getTime();
+    this.state.apply({ kind: "global_version", version: snapshot.globalVersion }, now);
+    for (const user of snapshot.userVersions) this.state.apply({ kind: "user_version", userId: user.userId, version: user.tokenVersion }, now);
+    for (const session of snapshot.revokedSessions) this.state.apply({ kind: "session_revoked", sessionId: session.sessionId }, now);
+    for (const kid of snapshot.revokedKids) this.state.apply({ kind: "signing_key_revoked", keyId: kid }, now);
+    this.cursor = snapshot.cursor;
+    this.unsubscribe.push(
+      this.signal.on("wake", () => this.catchUp()),
+      this.signal.on("lost", () => {
+        this.caughtUp = false;
+      }),
+    );
+    this.pruneTimer = setInterval(() => this.state.prune(this.clock.now().getTime()), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+    this.catchUp();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.pruneTimer);
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+  }
+
+  /** Trustworthy right now: listening, and read up to the last wake-up. */
+  get current(): boolean {
+    return this.caughtUp && this.signal.listening;
+  }
+
+  /** This replica's own commits count at once, before the feed brings them back. */
+  applyCommitted(events: readonly NewRevocationEvent[]): void {
+    const now = this.clock.now().getTime();
+    for (const event of events) {
+      this.state.apply({ kind: event.kind, sessionId: event.sessionId ?? undefined, userId: event.userId ?? undefined, version: event.version, keyId: event.keyId }, now);
+    }
+  }
+
+  /** "unknown" when the cache cannot be trusted: ask the database. */
+  check(token: TokenFacts): RevocationVerdict | "unknown" {
+    const current = this.current;
+    this.lookups.inc({ result: current ? "hit" : "miss" });
+    return current ? this.state.check(token) : "unknown";
+  }
+
+  get sizes() {
+    return this.state.size;
+  }
+
+  private catchUp(): void {
+    if (this.stopped || this.cursor === undefined) return;
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    void this.readAll().finally(() => {
+      this.reading = false;
+      if (this.readAgain) {
+        this.readAgain = false;
+        this.catchUp();
+      }
+    });
+  }
+
+  private async readAll(): Promise<void> {
+    // Only a pass that began while listening proves nothing was missed.
+    const listeningAtStart = this.signal.listening;
+    try {
+      for (;;) {
+        const page = await this.store.read(({ events }) => events.readAfter(this.cursor ?? { txid: 0n, id: 0n }, PAGE));
+        const now = this.clock.now().getTime();
+        for (const event of [...page.events, ...page.pending]) {
+          this.state.apply({ kind: event.kind, sessionId: event.sessionId ?? undefined, userId: event.userId ?? undefined, version: event.version ?? undefined, keyId: event.keyId ?? undefined }, now);
+        }
+        this.cursor = page.cursor;
+        if (page.heldBack) setTimeout(() => this.catchUp(), HELD_BACK_RETRY_MS).unref();
+        if (!page.full) break;
+      }
+      if (listeningAtStart && this.signal.listening) this.caughtUp = true;
+    } catch (error) {
+      this.caughtUp = false;
+      this.onError(error);
+    }
+  }
+}

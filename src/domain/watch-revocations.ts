@@ -1,0 +1,87 @@
+import type { OrgScopes } from "../config.js";
+import { cursorAfterOrAt, type FeedCursor, type StoredRevocationEvent } from "../store/event-repository.js";
+import type { Store } from "../store/store.js";
+import type { Caller, Clock } from "./context.js";
+import { DomainError, invalidArgument } from "./errors.js";
+import { parseCursor } from "./feed-cursor.js";
+import { visibleOrgs } from "./org-scope.js";
+import type { FeedSignal } from "./revocation-feed.js";
+
+export type WatchMessage =
+  | { readonly event: StoredRevocationEvent }
+  | { readonly heartbeat: { readonly cursor: FeedCursor; readonly sentAt: Date } };
+
+export interface WatchDependencies {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly feed: FeedSignal;
+  readonly orgScopes: OrgScopes;
+  readonly heartbeatIntervalMs: number;
+}
+
+export interface WatchInput {
+  readonly cursor: string;
+  /** Event kinds as stored ("session_revoked"…); empty for all. */
+  readonly kinds: readonly string[];
+  readonly orgIds: readonly string[];
+}
+
+const PAGE = 500;
+const KINDS = new Set([
+  "session_created",
+  "session_revoked",
+  "token_reuse",
+  "grace_replay",
+  "user_version",
+  "global_version",
+  "user_data_deleted",
+  "signing_key_published",
+  "signing_key_revoked",
+]);
+// Not tied to a session's organisation: every watcher needs them.
+const EVERY_ORGANISATION = new Set(["user_version", "global_version", "user_data_deleted", "signing_key_published", "signing_key_revoked"]);
+
+/** Where a watch starts; throws for a cursor the retention has passed. */
+export async function startingCursor(store: Store, text: string): Promise<FeedCursor> {
+  if (text === "") return store.read(({ events }) => events.head());
+  const cursor = parseCursor(text);
+  const pruned = await store.read(({ events }) => events.prunedThrough());
+  if (!cursorAfterOrAt(cursor, pruned)) {
+    throw new DomainError("CURSOR_EXPIRED", "events after this cursor were removed by retention; call GetRevocationSnapshot and watch from its cursor");
+  }
+  return cursor;
+}
+
+/**
+ * The feed from a cursor, filtered to what the caller may and wants to see,
+ * with a heartbeat whenever nothing was sent for the heartbeat interval.
+ * Runs until `signal` aborts (client gone, server stopping).
+ */
+export async function* watchRevocations(deps: WatchDependencies, caller: Caller, input: WatchInput, signal: AbortSignal): AsyncGenerator<WatchMessage> {
+  const orgs = visibleOrgs(deps.orgScopes, caller, input.orgIds);
+  const unknownKind = input.kinds.find((kind) => !KINDS.has(kind));
+  if (unknownKind !== undefined) throw invalidArgument("kinds", "holds a kind that is not a RevocationEventKind (or is UNSPECIFIED)");
+  const kinds = input.kinds.length === 0 ? undefined : new Set(input.kinds);
+  const wanted = (event: StoredRevocationEvent) =>
+    (kinds === undefined || kinds.has(event.kind)) &&
+    (orgs === undefined || EVERY_ORGANISATION.has(event.kind) || (event.orgId !== null && orgs.includes(event.orgId)));
+  let cursor = await startingCursor(deps.store, input.cursor);
+  let lastSent = performance.now();
+  while (!signal.aborted) {
+    const page = await deps.store.read(({ events }) => events.readAfter(cursor, PAGE));
+    for (const event of page.events) {
+      if (!wanted(event)) continue;
+      yield { event };
+      lastSent = performance.now();
+    }
+    cursor = page.cursor;
+    if (page.full) continue;
+    const untilHeartbeat = deps.heartbeatIntervalMs - (performance.now() - lastSent);
+    if (untilHeartbeat <= 0) {
+      yield { heartbeat: { cursor, sentAt: deps.clock.now() } };
+      lastSent = performance.now();
+      continue;
+    }
+    if ((await deps.feed.next(untilHeartbeat, signal)) === "aborted") return;
+  }
+}

@@ -1,0 +1,99 @@
+import { decodeJwt } from "jose";
+import { afterEach, describe, expect, it } from "vitest";
+import { SessionVerifier, type Verification } from "../../clients/ts/src/index.js";
+import { startTestService, type TestService } from "../support/test-service.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+
+async function until(probe: () => Promise<boolean>, timeoutMs = 5_000): Promise<number> {
+  const started = performance.now();
+  while (!(await probe())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
+    await sleep(5);
+  }
+  return performance.now() - started;
+}
+
+describe("the embedded verifier (clients/ts)", () => {
+  let t: TestService | undefined;
+  let verifier: SessionVerifier | undefined;
+  afterEach(async () => {
+    verifier?.close();
+    verifier = undefined;
+    await t?.stop();
+    t = undefined;
+  });
+
+  const startBoth = async (env: Record<string, string>, options: { maxSilenceMs?: number } = {}) => {
+    const service = await startTestService(env);
+    t = service;
+    verifier = await SessionVerifier.start({
+      target: `127.0.0.1:${service.service.grpcPort}`,
+      jwksUrl: `http://127.0.0.1:${service.service.httpPort}/.well-known/jwks.json`,
+      ...options,
+    });
+    const login = async (user: string) =>
+      (await service.session("CreateSession", { user_id: user })) as { session: { session_id: string }; tokens: { access_token: string } };
+    return { service, verifier, login };
+  };
+
+  it("verifies locally, and learns revocations from the stream without a call per token", async () => {
+    const { service, verifier, login } = await startBoth({ WATCH_HEARTBEAT_INTERVAL: "300ms" });
+    const alice = await login("verifier-alice");
+    const valid = await verifier.verify(alice.tokens.access_token);
+    expect(valid).toMatchObject({ valid: true, source: "local", claims: { sub: "verifier-alice", sid: alice.session.session_id } });
+
+    await service.session("RevokeSession", { session_id: alice.session.session_id, reason: "logout" });
+    const delayMs = await until(async () => !(await verifier.verify(alice.tokens.access_token)).valid);
+    console.info(`revocation propagation server→embedded verifier: ${delayMs.toFixed(1)} ms`);
+    expect(await verifier.verify(alice.tokens.access_token)).toEqual({ valid: false, reason: "TOKEN_REVOKED", source: "local" });
+
+    const bob = await login("verifier-bob");
+    await service.token("RevokeUserTokens", { user_id: "verifier-bob", reason: "password_changed" });
+    await until(async () => !(await verifier.verify(bob.tokens.access_token)).valid);
+    expect(await verifier.verify(bob.tokens.access_token)).toMatchObject({ valid: false, reason: "VERSION_STALE" });
+
+    const carol = await login("verifier-carol");
+    const [header, , signature] = carol.tokens.access_token.split(".") as [string, string, string];
+    const forged = `${header}.${b64({ ...decodeJwt(carol.tokens.access_token), sub: "admin" })}.${signature}`;
+    expect(await verifier.verify(forged)).toMatchObject({ valid: false, reason: "TOKEN_SIGNATURE_INVALID" });
+    expect(await verifier.verify("not-a-token")).toMatchObject({ valid: false, reason: "TOKEN_INVALID" });
+    expect(verifier.position).toMatch(/^\d+\.\d+$/);
+  });
+
+  it("stays consistent while a revocation arrives in the middle of verifying", async () => {
+    const { service, verifier, login } = await startBoth({ WATCH_HEARTBEAT_INTERVAL: "300ms" });
+    const dave = await login("verifier-dave");
+    const results: Verification[] = [];
+    let stop = false;
+    const hammer = (async () => {
+      while (!stop) results.push(await verifier.verify(dave.tokens.access_token));
+    })();
+    await sleep(100);
+    await service.token("RevokeAllTokens", { reason: "drill" });
+    await until(async () => results.length > 0 && results.at(-1)?.valid === false);
+    await sleep(50);
+    stop = true;
+    await hammer;
+    // Valid until the event arrived, refused from then on: never flapping back.
+    const firstRefusal = results.findIndex((result) => !result.valid);
+    expect(firstRefusal).toBeGreaterThan(0);
+    expect(results.slice(0, firstRefusal).every((result) => result.valid)).toBe(true);
+    expect(results.slice(firstRefusal).every((result) => !result.valid && result.reason === "VERSION_STALE")).toBe(true);
+    expect(results.every((result) => result.source === "local")).toBe(true);
+  });
+
+  it("treats itself as stale when its stream has been silent too long, and asks the server instead", async () => {
+    // Heartbeats far apart, a short silence bound: the verifier must stop trusting itself.
+    const { service, verifier, login } = await startBoth({ WATCH_HEARTBEAT_INTERVAL: "60s" }, { maxSilenceMs: 300 });
+    const erin = await login("verifier-erin");
+    await sleep(400);
+    expect(verifier.stale).toBe(true);
+    expect(await verifier.verify(erin.tokens.access_token)).toMatchObject({ valid: true, source: "server" });
+    await service.session("RevokeSession", { session_id: erin.session.session_id, reason: "logout" });
+    // A stream message (here, the revocation itself) makes it current again.
+    await until(async () => !verifier.stale);
+    expect(await verifier.verify(erin.tokens.access_token)).toEqual({ valid: false, reason: "TOKEN_REVOKED", source: "local" });
+  });
+});
