@@ -142,7 +142,7 @@ async function spentToken(
     if (stale !== undefined) return failed(stale);
     if (!racing) await repos.rotation.countReplay(token.id);
     await repos.events.record([
-      { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: racing ? "concurrent" : "retry", caller: caller.id },
+      { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: token.sessionActiveOrgId, reason: racing ? "concurrent" : "retry", caller: caller.id },
     ]);
     return { kind: "replayed", sessionId: token.sessionId, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
   }
@@ -151,7 +151,7 @@ async function spentToken(
   }
   await revokeSessions(repos, [token.sessionId], TOKEN_REUSE_REASON, token.transactionStartedAt, caller);
   await repos.events.record([
-    { kind: "token_reuse", sessionId: token.sessionId, userId: token.userId, orgId: null, reason: TOKEN_REUSE_REASON, caller: caller.id },
+    { kind: "token_reuse", sessionId: token.sessionId, userId: token.userId, orgId: token.sessionActiveOrgId, reason: TOKEN_REUSE_REASON, caller: caller.id },
   ]);
   return failed(new DomainError("TOKEN_REUSED", "this refresh token was already used; its session has been revoked"));
 }
