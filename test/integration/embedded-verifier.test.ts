@@ -2,18 +2,9 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionVerifier, type Verification } from "../../clients/ts/src/index.js";
 import { startTestService, type TestService } from "../support/test-service.js";
+import { sleep, waitUntil as until } from "../support/wait.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
-
-async function until(probe: () => Promise<boolean>, timeoutMs = 5_000): Promise<number> {
-  const started = performance.now();
-  while (!(await probe())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-  return performance.now() - started;
-}
 
 describe("the embedded verifier (clients/ts)", () => {
   let t: TestService | undefined;

@@ -1,48 +1,18 @@
 import pg from "pg";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { connectClients, failure, type Clients } from "../support/clients.js";
-import { createFreshDatabase, type FreshDatabase } from "../support/fresh-database.js";
-import { runCli, type ServiceProcess } from "../support/service-process.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { failure } from "../support/clients.js";
+import { useReplicas } from "../support/replicas.js";
 import { query } from "../support/sql.js";
 import { startTestService, type TestService } from "../support/test-service.js";
+import { sleep, waitUntil as timeUntil } from "../support/wait.js";
 import { watch } from "../support/watch.js";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Calls `probe` until it resolves to true; returns how long that took. */
-async function timeUntil(probe: () => Promise<boolean>, timeoutMs = 5_000): Promise<number> {
-  const started = performance.now();
-  while (!(await probe())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms`);
-    await sleep(5);
-  }
-  return performance.now() - started;
-}
-
 describe("revocations across replicas", () => {
-  const databases: FreshDatabase[] = [];
-  const servers: ServiceProcess[] = [];
-  const clients: Clients[] = [];
+  const { freshDatabase, serve: replica, servers } = useReplicas();
   let inProcess: TestService | undefined;
-  const freshDatabase = async () => {
-    const database = await createFreshDatabase(inject("postgresAdminUrl"));
-    databases.push(database);
-    return database.url;
-  };
-  const replica = async (env: Record<string, string>) => {
-    const server = runCli("serve", env);
-    servers.push(server);
-    const client = connectClients((await server.serving).grpcPort);
-    clients.push(client);
-    return client;
-  };
   afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    for (const server of servers) server.child.kill("SIGTERM");
-    await Promise.all(servers.splice(0).map((server) => server.exited));
     await inProcess?.stop();
     inProcess = undefined;
-    await Promise.all(databases.splice(0).map((database) => database.drop()));
   });
 
   it("an event written on one replica reaches a watcher on another; a revoked token fails there within 1 s, also with its LISTEN connection killed", async () => {

@@ -1,14 +1,14 @@
 import { exportJWK, generateKeyPair, calculateJwkThumbprint, decodeProtectedHeader } from "jose";
-import { afterEach, describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { kekIdOf, parseKek } from "../../src/crypto/key-encryption.js";
-import { connectClients, failure, type Clients } from "../support/clients.js";
-import { createFreshDatabase, type FreshDatabase } from "../support/fresh-database.js";
+import { failure } from "../support/clients.js";
 import { writeKekFile } from "../support/kek.js";
-import { runCli, type ServiceProcess } from "../support/service-process.js";
+import { useReplicas } from "../support/replicas.js";
+import { runCli } from "../support/service-process.js";
+import { sleep } from "../support/wait.js";
 import { query } from "../support/sql.js";
 import { readFileSync } from "node:fs";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -27,27 +27,7 @@ async function keys(args: string[], env: Record<string, string>): Promise<{ code
 }
 
 describe("the `keys` commands against running replicas", () => {
-  const databases: FreshDatabase[] = [];
-  const servers: ServiceProcess[] = [];
-  const clients: Clients[] = [];
-  const freshDatabase = async () => {
-    const database = await createFreshDatabase(inject("postgresAdminUrl"));
-    databases.push(database);
-    return database.url;
-  };
-  const serve = async (env: Record<string, string>) => {
-    const server = runCli("serve", env);
-    servers.push(server);
-    const client = connectClients((await server.serving).grpcPort);
-    clients.push(client);
-    return client;
-  };
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.close();
-    for (const server of servers) server.child.kill("SIGTERM");
-    await Promise.all(servers.splice(0).map((server) => server.exited));
-    await Promise.all(databases.splice(0).map((database) => database.drop()));
-  });
+  const { freshDatabase, serve, servers, clients } = useReplicas();
 
   it("a rotation staged from the CLI is published, then signs, on a running replica; a CLI revoke is refused there at once", async () => {
     const url = await freshDatabase();
