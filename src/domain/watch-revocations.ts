@@ -54,8 +54,10 @@ export async function startingCursor(store: Store, text: string): Promise<FeedCu
 
 /**
  * The feed from a cursor, filtered to what the caller may and wants to see,
- * with a heartbeat whenever nothing was sent for the heartbeat interval.
- * Runs until `signal` aborts (client gone, server stopping).
+ * with a heartbeat whenever nothing was sent for the heartbeat interval, and
+ * one at once when the backlog is read, so a watcher knows at once that it
+ * is connected and current. Runs until `signal` aborts (client gone, server
+ * stopping).
  */
 export async function* watchRevocations(deps: WatchDependencies, caller: Caller, input: WatchInput, signal: AbortSignal): AsyncGenerator<WatchMessage> {
   const orgs = visibleOrgs(deps.orgScopes, caller, input.orgIds);
@@ -66,7 +68,7 @@ export async function* watchRevocations(deps: WatchDependencies, caller: Caller,
     (kinds === undefined || kinds.has(event.kind)) &&
     (orgs === undefined || EVERY_ORGANISATION.has(event.kind) || (event.orgId !== null && orgs.includes(event.orgId)));
   let cursor = await startingCursor(deps.store, input.cursor);
-  let lastSent = performance.now();
+  let lastSent = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
     const page = await deps.store.read(({ events }) => events.readAfter(cursor, PAGE));
     for (const event of page.events) {
