@@ -10,6 +10,7 @@ import { deleteEndedSessions } from "./domain/enforce-retention.js";
 import { DomainError } from "./domain/errors.js";
 import { KeyEncryptionError } from "./crypto/key-encryption.js";
 import { DataFolderInUseError } from "./store/data-folder-lock.js";
+import { ServerCallError } from "./keys-via-server.js";
 import { keysUsage, runKeysCommand, UsageError } from "./keys-command.js";
 
 const usage = `usage: session-authority [serve | migrate | cleanup | keys … | help]
@@ -83,7 +84,7 @@ main(process.argv.slice(2)).then(
       process.exit(2);
     }
     // Failures an operator caused and can fix: the message says how; no stack.
-    if (error instanceof DomainError || error instanceof KeyEncryptionError || error instanceof DataFolderInUseError) {
+    if (error instanceof DomainError || error instanceof KeyEncryptionError || error instanceof DataFolderInUseError || error instanceof ServerCallError) {
       process.stderr.write(`session-authority: ${error.message}\n`);
       process.exit(1);
     }

@@ -53,6 +53,7 @@ const envSchema = z.object({
   ENDED_SESSION_RETENTION: duration("30d"),
   RETENTION_SWEEP_INTERVAL: duration("1h"),
   API_KEYS: z.string().default(""),
+  CLI_API_KEY: z.string().min(1).optional(),
   POLICY_FILE: z.string().optional(),
   KEK_FILE: z.string().min(1).optional(),
   KEK_PREVIOUS_FILES: z.string().default(""),
@@ -109,6 +110,8 @@ export interface Config {
     /** First wait before re-opening a lost LISTEN connection (doubling, up to 30 s). */
     readonly listenRetryDelayMs: number;
   };
+  /** The key the `keys` commands present when they go through a running server's RPCs. */
+  readonly cliApiKey: string | undefined;
   readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined; readonly orgScopes: OrgScopes };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
 }
@@ -166,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       refreshIntervalMs: e.KEY_REFRESH_INTERVAL,
     },
     revocations: { eventRetentionMs: e.EVENT_RETENTION, heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL, listenRetryDelayMs: e.LISTEN_RETRY_DELAY },
+    cliApiKey: e.CLI_API_KEY,
     callers: callersOf(e.API_KEYS, e.POLICY_FILE),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
   };

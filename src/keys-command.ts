@@ -6,7 +6,9 @@ import { systemClock } from "./domain/context.js";
 import { listSigningKeys, revokeSigningKey, rewrapSecrets, rotateSigningKey, type SigningKeyView } from "./domain/signing-key-lifecycle.js";
 import type { Logger } from "./logger.js";
 import { keySettingsOf } from "./main.js";
+import { DataFolderInUseError } from "./store/data-folder-lock.js";
 import { openDatabase } from "./store/database.js";
+import { KeysViaServer } from "./keys-via-server.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
 
@@ -56,7 +58,23 @@ export async function runKeysCommand(args: readonly string[], config: Config, lo
   const show = (keys: readonly SigningKeyView[], extra: object = {}) => print(values.json ? JSON.stringify({ ...extra, keys }, null, 2) : table(keys));
 
   const encryption = openKeyEncryption(config, logger);
-  const database = await openDatabase(config.database);
+  let database: Awaited<ReturnType<typeof openDatabase>>;
+  try {
+    database = await openDatabase(config.database);
+  } catch (error) {
+    // The embedded folder belongs to a running server: act through its RPCs.
+    if (!(error instanceof DataFolderInUseError) || action === "rewrap") throw error;
+    const server = new KeysViaServer(config);
+    try {
+      if (!values.json) print("(the data folder is in use by a running server: acting through its RPCs)");
+      if (action === "list") show(await server.list());
+      else if (action === "rotate") reportRotation(await server.rotate(values.reason));
+      else reportRevocation(await server.revoke(kid!, values.reason, values["revoke-all-tokens"]));
+      return 0;
+    } finally {
+      server.close();
+    }
+  }
   try {
     await migrate(database);
     const store = new Store(database);
@@ -65,22 +83,9 @@ export async function runKeysCommand(args: readonly string[], config: Config, lo
     if (action === "list") {
       show(await listSigningKeys(deps));
     } else if (action === "rotate") {
-      const keys = await rotateSigningKey(deps, caller, { reason: values.reason });
-      const next = keys.find((key) => key.stage === "published");
-      if (!values.json && next !== undefined) print(`published ${next.kid}; it signs from ${next.activatesAt.toISOString()}\n`);
-      show(keys);
+      reportRotation(await rotateSigningKey(deps, caller, { reason: values.reason }));
     } else if (action === "revoke") {
-      const result = await revokeSigningKey(deps, caller, { kid: kid!, reason: values.reason, bumpGlobalVersion: values["revoke-all-tokens"] });
-      if (!values.json) {
-        print(`revoked ${kid}: it left the JWKS and every token it signed is refused; ${result.signerKid} signs now.`);
-        print(
-          result.globalVersion === undefined
-            ? "Refresh tokens are not signed and stay valid. If the key leaked with access to the database, also revoke every token:\n" +
-                `  session-authority keys revoke ${kid} --revoke-all-tokens   (or the RevokeAllTokens RPC)\n`
-            : `every access and refresh token was revoked too (global version ${result.globalVersion}).\n`,
-        );
-      }
-      show(result.keys, { signingKid: result.signerKid, globalVersion: result.globalVersion?.toString() });
+      reportRevocation(await revokeSigningKey(deps, caller, { kid: kid!, reason: values.reason, bumpGlobalVersion: values["revoke-all-tokens"] }));
     } else {
       const counts = await rewrapSecrets(store, encryption);
       print(values.json ? JSON.stringify({ kekId: encryption.currentKekId, ...counts }) : `re-wrapped ${counts.signingKeys} signing key(s) and ${counts.secrets} secret(s) under KEK ${encryption.currentKekId}`);
@@ -88,5 +93,24 @@ export async function runKeysCommand(args: readonly string[], config: Config, lo
     return 0;
   } finally {
     await database.close();
+  }
+
+  function reportRotation(keys: readonly SigningKeyView[]): void {
+    const next = keys.find((key) => key.stage === "published");
+    if (!values.json && next !== undefined) print(`published ${next.kid}; it signs from ${next.activatesAt.toISOString()}\n`);
+    show(keys);
+  }
+
+  function reportRevocation(result: { keys: readonly SigningKeyView[]; signerKid: string; globalVersion: bigint | undefined }): void {
+    if (!values.json) {
+      print(`revoked ${kid}: it left the JWKS and every token it signed is refused; ${result.signerKid} signs now.`);
+      print(
+        result.globalVersion === undefined
+          ? "Refresh tokens are not signed and stay valid. If the key leaked with access to the database, also revoke every token:\n" +
+              `  session-authority keys revoke ${kid} --revoke-all-tokens   (or the RevokeAllTokens RPC)\n`
+          : `every access and refresh token was revoked too (global version ${result.globalVersion}).\n`,
+      );
+    }
+    show(result.keys, { signingKid: result.signerKid, globalVersion: result.globalVersion?.toString() });
   }
 }

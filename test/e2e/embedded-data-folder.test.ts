@@ -15,20 +15,24 @@ describe("the embedded data folder", () => {
     await Promise.all(folders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
   });
 
-  it("belongs to one process: a second one exits with a clear message, and `keys` works once the server stopped", async () => {
+  it("belongs to one process: `keys` goes through the running server's RPCs, what needs the folder exits with a clear message", async () => {
     const DATA_DIR = await folder();
-    const server = runCli("serve", { DATA_DIR });
-    await server.serving;
-    const second = runCli(["keys", "list"], { DATA_DIR });
-    expect(await second.exited).toBe(1);
-    expect(second.output.join("\n")).toContain(`is in use by process ${server.child.pid}`);
+    const server = runCli("serve", { DATA_DIR, GRPC_PORT: "0" });
+    const { grpcPort } = await server.serving;
+    const rotated = runCli(["keys", "rotate", "--reason", "while-serving"], { DATA_DIR, GRPC_PORT: String(grpcPort) });
+    expect(await rotated.exited).toBe(0);
+    expect(rotated.stdout()).toContain("acting through its RPCs");
+    expect(rotated.stdout()).toMatch(/published \S+; it signs from /);
+    const rewrap = runCli(["keys", "rewrap"], { DATA_DIR, GRPC_PORT: String(grpcPort) });
+    expect(await rewrap.exited).toBe(1);
+    expect(rewrap.output.join("\n")).toContain(`is in use by process ${server.child.pid}`);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
 
     const listed = runCli(["keys", "list", "--json"], { DATA_DIR });
     expect(await listed.exited).toBe(0);
     const keys = (JSON.parse(listed.stdout()) as { keys: { stage: string; kekId: string }[] }).keys;
-    expect(keys.map((key) => key.stage)).toEqual(["signing"]);
+    expect(keys.map((key) => key.stage)).toEqual(["published", "signing"]);
   }, 60_000);
 
   it("takes over a lock left by a process that is gone", async () => {
