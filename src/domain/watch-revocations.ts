@@ -61,6 +61,7 @@ export async function startingCursor(store: Store, text: string): Promise<FeedCu
  */
 export async function* watchRevocations(deps: WatchDependencies, caller: Caller, input: WatchInput, signal: AbortSignal): AsyncGenerator<WatchMessage> {
   const orgs = visibleOrgs(deps.orgScopes, caller, input.orgIds);
+  if (input.kinds.length > KINDS.size) throw invalidArgument("kinds", `must list at most ${KINDS.size} kinds`);
   const unknownKind = input.kinds.find((kind) => !KINDS.has(kind));
   if (unknownKind !== undefined) throw invalidArgument("kinds", "holds a kind that is not a RevocationEventKind (or is UNSPECIFIED)");
   const kinds = input.kinds.length === 0 ? undefined : new Set(input.kinds);
