@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
+import { rememberSecret, rememberTokensIn, secretsIn } from "./secret-scan.js";
 import { decodeErrorInfo, type DecodedErrorInfo } from "../../src/grpc/status.js";
 import { services } from "../../src/grpc/proto.js";
 import type { SessionServiceClient, SessionServiceDefinition } from "../../src/generated/proto/types/sessionauthority/v1/SessionService.js";
@@ -58,7 +59,10 @@ export function unaryCaller<Definition extends grpc.ServiceDefinition>(client: g
         (error, response) => {
           if (error) reject(error);
           else if (response === undefined) reject(new Error("no response"));
-          else resolve(response);
+          else {
+            rememberTokensIn(response);
+            resolve(response);
+          }
         },
       );
     });
@@ -78,6 +82,9 @@ export async function failure(promise: Promise<unknown>): Promise<CallFailure> {
   } catch (error) {
     const serviceError = error as grpc.ServiceError;
     if (typeof serviceError.code !== "number") throw error;
+    // Error details reach callers: no secret may be in them either.
+    const leaks = secretsIn(serviceError.details);
+    if (leaks.length > 0) throw new Error(`a secret is in error details: ${leaks.join(", ")}`);
     return {
       code: serviceError.code,
       codeName: grpc.status[serviceError.code] ?? String(serviceError.code),
@@ -89,6 +96,7 @@ export async function failure(promise: Promise<unknown>): Promise<CallFailure> {
 }
 
 export function apiKeyMetadata(key: string, header: "authorization" | "x-api-key" = "authorization"): grpc.Metadata {
+  rememberSecret(key);
   const metadata = new grpc.Metadata();
   metadata.set(header, header === "authorization" ? `Bearer ${key}` : key);
   return metadata;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { sharedKekFile } from "./kek.js";
+import { recordLogLine } from "./secret-scan.js";
 
 export interface ServiceProcess {
   readonly child: ChildProcess;
@@ -40,6 +41,7 @@ export function runCli(command: string | readonly string[], env: Record<string, 
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString("utf8").split("\n").filter(Boolean)) {
       // Keep the most recent lines only: a bench run logs one line per call.
+      recordLogLine(line);
       if (output.push(line) > 500) output.shift();
       const match = servingSeen ? null : /"grpc":"[^"]*:(\d+)","http":"[^"]*:(\d+)"/.exec(line);
       if (match) {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -10,6 +10,7 @@ import { startService, type RunningService } from "../../src/main.js";
 import { connectClients, type Clients } from "./clients.js";
 import { createFreshDatabase } from "./fresh-database.js";
 import { writeKekFile } from "./kek.js";
+import { recordLogLine, rememberSecret } from "./secret-scan.js";
 
 export type Backend = "pglite" | "postgres";
 
@@ -54,12 +55,16 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const logLines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      logLines.push(...chunk.toString("utf8").split("\n").filter((line) => line.length > 0));
+      const lines = chunk.toString("utf8").split("\n").filter((line) => line.length > 0);
+      logLines.push(...lines);
+      for (const line of lines) recordLogLine(line);
       done();
     },
   });
   const clock = new TestClock();
   const service = await startService(config, createLogger(config.logLevel, sink), { clock });
+  // The KEK the embedded default generated (or the one written above) is a secret too.
+  rememberSecret((await readFile(config.signingKeys.kekFile ?? path.join(dataDir, "kek"), "utf8")).trim());
   const clients = connectClients(service.grpcPort);
   return {
     ...clients,
