@@ -8,14 +8,21 @@ import { startTestService, type TestService } from "../support/test-service.js";
 describe("callers and policy", () => {
   const loginKey = "login-service-key-3f9a";
   const adminKey = "admin-console-key-77c1";
+  const platformKey = "platform-team-key-5d20";
+  const oncallKey = "security-oncall-key-a41e";
   let t: TestService;
 
   beforeAll(async () => {
     const policyFile = await writePolicyFile({
           "login-service": ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.SessionService/GetSession"],
           "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/GetJwks"],
+          "platform-team": ["*"],
+          "security-oncall": ["sessionauthority.v1.TokenService/RevokeAllTokens", "sessionauthority.v1.TokenService/RotateSigningKey"],
         });
-    t = await startTestService({ API_KEYS: apiKeysSetting({ "login-service": loginKey, "admin-console": adminKey }), POLICY_FILE: policyFile });
+    t = await startTestService({
+      API_KEYS: apiKeysSetting({ "login-service": loginKey, "admin-console": adminKey, "platform-team": platformKey, "security-oncall": oncallKey }),
+      POLICY_FILE: policyFile,
+    });
   });
   afterAll(async () => {
     await t?.stop();
@@ -42,6 +49,26 @@ describe("callers and policy", () => {
     expect([denied.codeName, denied.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);
     expect((await failure(t.token("GetJwks", {}, apiKeyMetadata(loginKey)))).codeName).toBe("PERMISSION_DENIED");
     expect((await t.session("RevokeUserSessions", { user_id: "u" }, apiKeyMetadata(adminKey))).revoked_count).toBe(1);
+  });
+
+  it("grants RevokeAllTokens, key commands and DeleteUserData only to callers named for them, never through a wildcard", async () => {
+    const platform = apiKeyMetadata(platformKey);
+    // "*" covers ordinary calls…
+    expect((await t.token("ListSigningKeys", {}, platform)).keys.length).toBeGreaterThan(0);
+    // …but not the privileged ones.
+    for (const call of [
+      t.token("RevokeAllTokens", { reason: "wildcard" }, platform),
+      t.token("RotateSigningKey", {}, platform),
+      t.token("RevokeSigningKey", { kid: "any" }, platform),
+      t.session("DeleteUserData", { user_id: "u" }, platform),
+      t.session("DeleteUserData", { user_id: "u" }, apiKeyMetadata(adminKey)),
+    ]) {
+      const denied = await failure(call);
+      expect([denied.codeName, denied.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);
+    }
+    const oncall = apiKeyMetadata(oncallKey);
+    expect(Number((await t.token("RevokeAllTokens", { reason: "drill" }, oncall)).global_version)).toBeGreaterThan(0);
+    expect((await t.token("RotateSigningKey", {}, oncall)).next_key?.stage).toBe("SIGNING_KEY_STAGE_PUBLISHED");
   });
 
   it("does not trust a caller name sent by the client", async () => {

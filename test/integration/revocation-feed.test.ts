@@ -15,7 +15,16 @@ describe("the revocation feed", () => {
   const rsA = apiKeyMetadata(keys["rs-a"]);
   beforeAll(async () => {
     const policy = await writePolicyFile(
-      { admin: ["*"], "rs-a": ["sessionauthority.v1.TokenService/*"], "login-a": ["*"] },
+      {
+        admin: [
+          "*",
+          "sessionauthority.v1.TokenService/RevokeAllTokens",
+          "sessionauthority.v1.TokenService/RevokeSigningKey",
+          "sessionauthority.v1.SessionService/DeleteUserData",
+        ],
+        "rs-a": ["sessionauthority.v1.TokenService/*"],
+        "login-a": ["*"],
+      },
       { "rs-a": ["org-a"], "login-a": ["org-a"] },
     );
     t = await startTestService({ API_KEYS: apiKeysSetting(keys), POLICY_FILE: policy, WATCH_HEARTBEAT_INTERVAL: "300ms", EVENT_RETENTION: "1d" });

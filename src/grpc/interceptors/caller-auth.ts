@@ -60,11 +60,24 @@ function findCaller(keys: readonly CallerKey[], presented: string): string | und
   return found;
 }
 
+/**
+ * Breach-scale or key-material operations: a policy grants them only by a
+ * rule naming them exactly, never through "*" or "Service/*", so widening a
+ * caller's wildcard cannot hand it the power to log everyone out.
+ */
+export const PRIVILEGED_METHODS: ReadonlySet<string> = new Set([
+  "sessionauthority.v1.TokenService/RevokeAllTokens",
+  "sessionauthority.v1.TokenService/RotateSigningKey",
+  "sessionauthority.v1.TokenService/RevokeSigningKey",
+  "sessionauthority.v1.SessionService/DeleteUserData",
+]);
+
 /** `method` is a path ("/pkg.Service/Method") or a capability ("/pkg.Service/Method:switch_org"). */
 export function allowedByPolicy(policy: Policy | undefined, caller: string, method: string): boolean {
   if (policy === undefined) return true;
   const rules = policy.get(caller) ?? [];
   const path = method.slice(1);
+  if (PRIVILEGED_METHODS.has(path)) return rules.includes(path);
   const service = path.slice(0, path.indexOf("/"));
   return rules.some((rule) => rule === "*" || rule === path || rule === `${service}/*`);
 }
