@@ -54,6 +54,8 @@ const envSchema = z.object({
   RETENTION_SWEEP_INTERVAL: duration("1h"),
   API_KEYS: z.string().default(""),
   CLI_API_KEY: z.string().min(1).optional(),
+  RATE_LIMIT: z.coerce.number().min(0).default(0),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(0).default(0),
   POLICY_FILE: z.string().optional(),
   KEK_FILE: z.string().min(1).optional(),
   KEK_PREVIOUS_FILES: z.string().default(""),
@@ -112,7 +114,12 @@ export interface Config {
   };
   /** The key the `keys` commands present when they go through a running server's RPCs. */
   readonly cliApiKey: string | undefined;
-  readonly callers: { readonly keys: readonly CallerKey[]; readonly policy: Policy | undefined; readonly orgScopes: OrgScopes };
+  readonly callers: {
+    readonly keys: readonly CallerKey[];
+    readonly policy: Policy | undefined;
+    readonly orgScopes: OrgScopes;
+    readonly rateLimits: { readonly perSecond: number; readonly burst: number; readonly overrides: ReadonlyMap<string, number> };
+  };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
 }
 
@@ -170,14 +177,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     revocations: { eventRetentionMs: e.EVENT_RETENTION, heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL, listenRetryDelayMs: e.LISTEN_RETRY_DELAY },
     cliApiKey: e.CLI_API_KEY,
-    callers: callersOf(e.API_KEYS, e.POLICY_FILE),
+    callers: callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST),
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
   };
 }
 
-function callersOf(apiKeys: string, policyFile: string | undefined): Config["callers"] {
+function callersOf(apiKeys: string, policyFile: string | undefined, perSecond: number, burst: number): Config["callers"] {
   const policy = policyFile ? readPolicy(policyFile) : undefined;
-  return { keys: parseApiKeys(apiKeys), policy: policy?.rules, orgScopes: policy?.orgScopes ?? new Map() };
+  return {
+    keys: parseApiKeys(apiKeys),
+    policy: policy?.rules,
+    orgScopes: policy?.orgScopes ?? new Map(),
+    rateLimits: { perSecond, burst, overrides: policy?.rateLimits ?? new Map() },
+  };
 }
 
 // API_KEYS holds "caller:sha256hex" pairs, comma separated: only hashes, so
@@ -201,14 +213,16 @@ function parseApiKeys(text: string): CallerKey[] {
 const policySchema = z.object({
   callers: z.record(z.string().min(1), z.array(z.string().min(1))),
   orgs: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
+  rateLimits: z.record(z.string().min(1), z.number().min(0)).optional(),
 });
 
 // The policy file maps a caller to the RPCs it may call, as full method
 // names ("sessionauthority.v1.SessionService/CreateSession"), a service
 // wildcard ("sessionauthority.v1.SessionService/*") or "*"; and, under
 // "orgs", a caller to the only organisations whose sessions it may see
-// (a caller not listed there sees every organisation).
-function readPolicy(file: string): { rules: Policy; orgScopes: OrgScopes } {
+// (a caller not listed there sees every organisation); and, under
+// "rateLimits", per-caller request rates that replace RATE_LIMIT.
+function readPolicy(file: string): { rules: Policy; orgScopes: OrgScopes; rateLimits: ReadonlyMap<string, number> } {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
@@ -219,5 +233,9 @@ function readPolicy(file: string): { rules: Policy; orgScopes: OrgScopes } {
   if (!parsed.success) {
     throw new ConfigError(`invalid configuration: POLICY_FILE: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
-  return { rules: new Map(Object.entries(parsed.data.callers)), orgScopes: new Map(Object.entries(parsed.data.orgs ?? {})) };
+  return {
+    rules: new Map(Object.entries(parsed.data.callers)),
+    orgScopes: new Map(Object.entries(parsed.data.orgs ?? {})),
+    rateLimits: new Map(Object.entries(parsed.data.rateLimits ?? {})),
+  };
 }

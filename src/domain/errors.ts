@@ -31,6 +31,7 @@ export const errorCodes = [
   "DATABASE_UNAVAILABLE",
   "NOT_IMPLEMENTED",
   "SHUTTING_DOWN",
+  "RATE_LIMITED",
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -20,5 +20,11 @@ export const ErrorInfoMessage = new protobuf.Type("ErrorInfo")
   .add(new protobuf.Field("domain", 2, "string"))
   .add(new protobuf.MapField("metadata", 3, "string", "string"));
 
-root.define("google.rpc").add(StatusMessage).add(ErrorInfoMessage);
+root
+  .define("google.protobuf")
+  .add(new protobuf.Type("Duration").add(new protobuf.Field("seconds", 1, "int64")).add(new protobuf.Field("nanos", 2, "int32")));
+
+export const RetryInfoMessage = new protobuf.Type("RetryInfo").add(new protobuf.Field("retry_delay", 1, "google.protobuf.Duration"));
+
+root.define("google.rpc").add(StatusMessage).add(ErrorInfoMessage).add(RetryInfoMessage);
 root.resolveAll();

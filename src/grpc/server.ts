@@ -7,6 +7,7 @@ import type { Logger } from "../logger.js";
 import { callLoggingInterceptor } from "./interceptors/call-logging.js";
 import { callMetricsInterceptor } from "./interceptors/call-metrics.js";
 import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/caller-auth.js";
+import { CallerRateLimiter, rateLimitInterceptor, type RateLimits } from "./interceptors/rate-limit.js";
 import { withTolerantDecoding } from "./malformed-request.js";
 import { reflectionPackageDefinition, services } from "./proto.js";
 import { sessionServiceHandlers } from "./session-service.js";
@@ -24,10 +25,20 @@ export interface GrpcServerParts {
   readonly revocationStreams: RevocationStreams;
 }
 
-export function buildGrpcServer(deps: Dependencies, logger: Logger, auth: CallerAuthOptions, registry: Registry): GrpcServerParts {
+export function buildGrpcServer(
+  deps: Dependencies,
+  logger: Logger,
+  auth: CallerAuthOptions & { readonly rateLimits: RateLimits },
+  registry: Registry,
+): GrpcServerParts {
   const server = new grpc.Server({
     // Outermost first: logging and metrics also see calls the caller check refuses.
-    interceptors: [callLoggingInterceptor(logger), callMetricsInterceptor(registry), callerAuthInterceptor(auth)],
+    interceptors: [
+      callLoggingInterceptor(logger),
+      callMetricsInterceptor(registry),
+      callerAuthInterceptor(auth),
+      rateLimitInterceptor(new CallerRateLimiter(auth.rateLimits)),
+    ],
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_permit_without_calls": 1,
   });

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { ErrorCode } from "../domain/errors.js";
-import { ErrorInfoMessage, StatusMessage } from "./rich-status-types.js";
+import { ErrorInfoMessage, RetryInfoMessage, StatusMessage } from "./rich-status-types.js";
 
 // The one table from domain error codes to gRPC status codes, and the
 // encoding of google.rpc.Status with ErrorInfo into grpc-status-details-bin.
@@ -38,6 +38,7 @@ export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
   DATABASE_UNAVAILABLE: grpc.status.UNAVAILABLE,
   NOT_IMPLEMENTED: grpc.status.UNIMPLEMENTED,
   SHUTTING_DOWN: grpc.status.UNAVAILABLE,
+  RATE_LIMITED: grpc.status.RESOURCE_EXHAUSTED,
 };
 
 
@@ -47,16 +48,25 @@ export interface ErrorStatus {
   readonly metadata: grpc.Metadata;
 }
 
-/** A status whose details carry google.rpc.Status { ErrorInfo { reason, domain, metadata } }. */
-export function errorStatus(code: grpc.status, reason: string, message: string, metadata: Record<string, string> = {}): ErrorStatus {
+/**
+ * A status whose details carry google.rpc.Status { ErrorInfo { reason,
+ * domain, metadata } }, plus google.rpc.RetryInfo when the caller should wait
+ * before retrying.
+ */
+export function errorStatus(
+  code: grpc.status,
+  reason: string,
+  message: string,
+  metadata: Record<string, string> = {},
+  retryDelayMs?: number,
+): ErrorStatus {
   const errorInfo = ErrorInfoMessage.encode(ErrorInfoMessage.fromObject({ reason, domain: ERROR_DOMAIN, metadata })).finish();
-  const status = StatusMessage.encode(
-    StatusMessage.fromObject({
-      code,
-      message,
-      details: [{ type_url: "type.googleapis.com/google.rpc.ErrorInfo", value: errorInfo }],
-    }),
-  ).finish();
+  const details = [{ type_url: "type.googleapis.com/google.rpc.ErrorInfo", value: errorInfo }];
+  if (retryDelayMs !== undefined) {
+    const delay = { seconds: Math.floor(retryDelayMs / 1000), nanos: Math.round((retryDelayMs % 1000) * 1e6) };
+    details.push({ type_url: "type.googleapis.com/google.rpc.RetryInfo", value: RetryInfoMessage.encode(RetryInfoMessage.fromObject({ retry_delay: delay })).finish() });
+  }
+  const status = StatusMessage.encode(StatusMessage.fromObject({ code, message, details })).finish();
   const trailers = new grpc.Metadata();
   trailers.set("grpc-status-details-bin", Buffer.from(status));
   return { code, details: message, metadata: trailers };
@@ -77,4 +87,15 @@ export function decodeErrorInfo(metadata: grpc.Metadata | undefined): DecodedErr
   if (info === undefined) return undefined;
   const decoded = ErrorInfoMessage.toObject(ErrorInfoMessage.decode(info.value)) as Partial<DecodedErrorInfo>;
   return { reason: decoded.reason ?? "", domain: decoded.domain ?? "", metadata: decoded.metadata ?? {} };
+}
+
+/** Reads google.rpc.RetryInfo's delay (ms) back from a status's trailers. */
+export function decodeRetryDelayMs(metadata: grpc.Metadata | undefined): number | undefined {
+  const raw = metadata?.get("grpc-status-details-bin")[0];
+  if (!(raw instanceof Buffer)) return undefined;
+  const status = StatusMessage.toObject(StatusMessage.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
+  const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.RetryInfo"));
+  if (info === undefined) return undefined;
+  const decoded = RetryInfoMessage.toObject(RetryInfoMessage.decode(info.value), { longs: Number }) as { retry_delay?: { seconds?: number; nanos?: number } };
+  return (decoded.retry_delay?.seconds ?? 0) * 1000 + (decoded.retry_delay?.nanos ?? 0) / 1e6;
 }

@@ -25,7 +25,7 @@ describe("the revocation feed", () => {
         "rs-a": ["sessionauthority.v1.TokenService/*"],
         "login-a": ["*"],
       },
-      { "rs-a": ["org-a"], "login-a": ["org-a"] },
+      { orgs: { "rs-a": ["org-a"], "login-a": ["org-a"] } },
     );
     t = await startTestService({ API_KEYS: apiKeysSetting(keys), POLICY_FILE: policy, WATCH_HEARTBEAT_INTERVAL: "300ms", EVENT_RETENTION: "1d" });
   });
