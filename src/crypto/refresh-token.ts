@@ -1,13 +1,27 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 
 // Refresh tokens are opaque: 256 bits from the CSPRNG behind a fixed prefix,
-// so secret scanners can recognise a leaked one. Only the SHA-256 is stored:
-// a database dump yields no usable token, and lookup stays one index probe
-// (a slow password hash would force scanning, and 256 random bits need none).
+// so secret scanners can recognise a leaked one, and a 32-bit checksum
+// behind them, so a typo or garbage is refused before any database lookup
+// (and scanners can tell a real token from a look-alike). Only the SHA-256 is
+// stored: a database dump yields no usable token, and lookup stays one index
+// probe (a slow password hash would force scanning, and 256 random bits need none).
 
 export const REFRESH_TOKEN_PREFIX = "sa_rt_";
 const SECRET_BYTES = 32;
-const shape = /^sa_rt_[A-Za-z0-9_-]{43}$/;
+const checksummed = /^sa_rt_([A-Za-z0-9_-]{43})([A-Za-z0-9_-]{6})$/;
+// Issued before tokens carried a checksum; accepted until they have all
+// expired (REFRESH_TOKEN_TTL_MAX after the upgrade), and rotated in the same form.
+const legacy = /^sa_rt_[A-Za-z0-9_-]{43}$/;
+
+function checksum(body: string): string {
+  return createHash("sha256").update(body).digest().subarray(0, 4).toString("base64url");
+}
+
+function tokenOf(secret: Buffer): string {
+  const body = REFRESH_TOKEN_PREFIX + secret.toString("base64url");
+  return body + checksum(body);
+}
 
 export interface IssuedRefreshToken {
   /** Hand to the client once; never store or log. */
@@ -18,7 +32,7 @@ export interface IssuedRefreshToken {
 export type RandomBytes = (size: number) => Buffer;
 
 export function issueRefreshToken(random: RandomBytes = randomBytes): IssuedRefreshToken {
-  const token = REFRESH_TOKEN_PREFIX + random(SECRET_BYTES).toString("base64url");
+  const token = tokenOf(random(SECRET_BYTES));
   return { token, hash: hashRefreshToken(token) };
 }
 
@@ -26,9 +40,11 @@ export function hashRefreshToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-/** True when the text has the shape of one of our refresh tokens. */
+/** True when the text has the shape of one of our refresh tokens and its checksum holds. */
 export function looksLikeRefreshToken(text: string): boolean {
-  return shape.test(text);
+  const match = checksummed.exec(text);
+  if (match !== null) return checksum(REFRESH_TOKEN_PREFIX + (match[1] ?? "")) === match[2];
+  return legacy.test(text);
 }
 
 /**
@@ -39,6 +55,8 @@ export function looksLikeRefreshToken(text: string): boolean {
  */
 export function deriveSuccessor(graceKey: Buffer, parentToken: string, parentId: string): IssuedRefreshToken {
   const secret = createHmac("sha256", graceKey).update(parentToken).update("\u0000").update(parentId).digest();
-  const token = REFRESH_TOKEN_PREFIX + secret.toString("base64url");
+  // A legacy parent keeps its family in the legacy form, so a grace retry
+  // spanning the upgrade still derives the very successor that was stored.
+  const token = legacy.test(parentToken) ? REFRESH_TOKEN_PREFIX + secret.toString("base64url") : tokenOf(secret);
   return { token, hash: hashRefreshToken(token) };
 }

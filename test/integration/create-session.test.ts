@@ -45,7 +45,7 @@ describe("CreateSession", () => {
       revoked_at: null,
     });
     expect(session?.authentication?.amr).toEqual(["pwd", "mfa"]);
-    expect(tokens?.refresh_token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
+    expect(tokens?.refresh_token).toMatch(/^sa_rt_[A-Za-z0-9_-]{49}$/);
     expect(replayed).toBe(false);
 
     const jwks = await t.token("GetJwks", {});

@@ -23,7 +23,7 @@ describe("RefreshTokens", () => {
   it("rotates: a new pair, the session's activity recorded, and the successor usable", async () => {
     const { id, refreshToken } = await login("rotator");
     const first = await refresh(refreshToken, "198.51.100.8");
-    expect(first.tokens?.refresh_token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
+    expect(first.tokens?.refresh_token).toMatch(/^sa_rt_[A-Za-z0-9_-]{49}$/);
     expect(first.tokens?.refresh_token).not.toBe(refreshToken);
     expect(first.session).toMatchObject({ session_id: id, last_ip_address: "198.51.100.8", state: "SESSION_STATE_ACTIVE" });
     const verified = await t.token("VerifyAccessToken", { access_token: first.tokens?.access_token ?? "" });
@@ -83,6 +83,11 @@ describe("RefreshTokens", () => {
     expect((await failure(refresh(""))).codeName).toBe("INVALID_ARGUMENT");
     expect((await failure(refresh("garbage"))).errorInfo?.reason).toBe("TOKEN_UNKNOWN");
     expect((await failure(refresh(`sa_rt_${"B".repeat(43)}`))).errorInfo?.reason).toBe("TOKEN_UNKNOWN");
+    // A live token with one character changed fails its checksum: unknown, and the real one still works.
+    const live = (await t.session("CreateSession", { user_id: "typo" })).tokens?.refresh_token ?? "";
+    const typo = `${live.slice(0, -1)}${live.endsWith("A") ? "B" : "A"}`;
+    expect((await failure(refresh(typo))).errorInfo?.reason).toBe("TOKEN_UNKNOWN");
+    expect((await refresh(live)).tokens?.refresh_token).toMatch(/^sa_rt_/);
     const short = await t.session("CreateSession", { user_id: "short", refresh_token_ttl: { seconds: 1 } });
     await sleep(1200);
     const expired = await failure(refresh(short.tokens?.refresh_token ?? ""));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hashRefreshToken, issueRefreshToken, looksLikeRefreshToken } from "../../src/crypto/refresh-token.js";
+import { deriveSuccessor, hashRefreshToken, issueRefreshToken, looksLikeRefreshToken } from "../../src/crypto/refresh-token.js";
 import { DomainError } from "../../src/domain/errors.js";
 import { validateExtraClaims } from "../../src/domain/extra-claims.js";
 import { decodePageToken, encodePageToken, queryFingerprint } from "../../src/domain/page-token.js";
@@ -7,8 +7,8 @@ import { decodePageToken, encodePageToken, queryFingerprint } from "../../src/do
 describe("refresh tokens", () => {
   it("are 256 random bits behind a scanner-friendly prefix, and only their SHA-256 is kept", () => {
     const issued = issueRefreshToken();
-    expect(issued.token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
-    expect(Buffer.from(issued.token.slice(6), "base64url")).toHaveLength(32);
+    expect(issued.token).toMatch(/^sa_rt_[A-Za-z0-9_-]{49}$/);
+    expect(Buffer.from(issued.token.slice(6, 49), "base64url")).toHaveLength(32);
     expect(issued.hash).toEqual(hashRefreshToken(issued.token));
     expect(issued.hash).toHaveLength(32);
     expect(issueRefreshToken().token).not.toBe(issued.token);
@@ -18,6 +18,21 @@ describe("refresh tokens", () => {
     expect(looksLikeRefreshToken(issueRefreshToken().token)).toBe(true);
     expect(looksLikeRefreshToken("sa_rt_short")).toBe(false);
     expect(looksLikeRefreshToken(`xx_rt_${"A".repeat(43)}`)).toBe(false);
+    // The checksum catches a typo or garbage before any database lookup…
+    const token = issueRefreshToken().token;
+    const typo = `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`;
+    expect(looksLikeRefreshToken(typo)).toBe(false);
+    expect(looksLikeRefreshToken(`sa_rt_${"A".repeat(49)}`)).toBe(false);
+    // …and tokens issued before checksums (no suffix) still pass until they expire.
+    expect(looksLikeRefreshToken(`sa_rt_${"A".repeat(43)}`)).toBe(true);
+  });
+
+  it("derive successors in their parent's form, so a grace retry across the upgrade finds the stored one", () => {
+    const key = Buffer.alloc(32, 1);
+    const current = deriveSuccessor(key, issueRefreshToken().token, "parent-id");
+    expect(current.token).toMatch(/^sa_rt_[A-Za-z0-9_-]{49}$/);
+    expect(looksLikeRefreshToken(current.token)).toBe(true);
+    expect(deriveSuccessor(key, `sa_rt_${"A".repeat(43)}`, "parent-id").token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
   });
 });
 
