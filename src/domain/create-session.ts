@@ -11,6 +11,7 @@ import { resolveLifetimes, type RequestedLifetimes } from "./lifetimes.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { sessionState } from "./session-state.js";
 import type { IssuedTokens } from "./issued-tokens.js";
+import { assertOrgAllowed } from "./org-scope.js";
 import { optionalId, optionalIp, optionalText, requiredId } from "./validation.js";
 
 export interface CreateSessionInput extends RequestedLifetimes {
@@ -49,6 +50,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     userAgent: optionalText("user_agent", input.userAgent, 1024),
     location: optionalText("location", input.location, 128),
   };
+  assertOrgAllowed(deps.orgScopes, caller, fields.activeOrgId);
   const refresh = deps.tokens.refreshToken();
 
   const outcome = await deps.store.transaction(async (repos) => {

@@ -1,5 +1,6 @@
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { assertUnscoped } from "./org-scope.js";
 import { requiredId } from "./validation.js";
 
 /**
@@ -9,6 +10,7 @@ import { requiredId } from "./validation.js";
  */
 export async function deleteUserData(deps: Dependencies, caller: Caller, userIdInput: string) {
   const userId = requiredId("user_id", userIdInput);
+  assertUnscoped(deps.orgScopes, caller, "DeleteUserData");
   return deps.store.transaction(async (repos) => {
     const { unrevoked, ...deleted } = await repos.sessions.deleteUserData(userId);
     await repos.events.record([

@@ -1,5 +1,7 @@
 import type { SessionRecord } from "../store/records.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { assertSessionInScope } from "./org-scope.js";
 import { invalidArgument } from "./errors.js";
 import { assertActive } from "./session-state.js";
 import { requiredId, sessionId } from "./validation.js";
@@ -10,8 +12,9 @@ export interface RecordProviderAccessInput {
   readonly syncTime: Date | undefined;
 }
 
-export async function recordProviderAccess(deps: Dependencies, input: RecordProviderAccessInput): Promise<SessionRecord> {
+export async function recordProviderAccess(deps: Dependencies, caller: Caller, input: RecordProviderAccessInput): Promise<SessionRecord> {
   const id = sessionId("session_id", input.sessionId);
+  await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
   const provider = requiredId("provider", input.provider, 128);
   const now = deps.clock.now();
   const syncTime = input.syncTime ?? now;

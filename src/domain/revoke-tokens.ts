@@ -1,3 +1,4 @@
+import { assertUnscoped } from "./org-scope.js";
 import { randomUUID } from "node:crypto";
 import { hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
 import type { SessionRecord } from "../store/records.js";
@@ -31,6 +32,7 @@ export async function revokeUserTokens(deps: Dependencies, caller: Caller, input
   const userId = requiredId("user_id", input.userId);
   const why = reason("reason", input.reason, "user_tokens_revoked");
   const keepId = optionalSessionId("keep_session_id", input.keepSessionId);
+  assertUnscoped(deps.orgScopes, caller, "RevokeUserTokens");
   const now = deps.clock.now();
   const refresh = deps.tokens.refreshToken();
   const outcome = await deps.store.transaction(async (repos) => {

@@ -16,7 +16,8 @@ export async function revokeUserSessions(deps: Dependencies, caller: Caller, inp
   const why = reason("reason", input.reason, "revoked");
   const now = deps.clock.now();
   return deps.store.transaction(async (repos) => {
-    const ids = await repos.sessions.activeSessionIdsOfUser(userId, now, exceptId);
+    // A caller limited to some organisations ends only their sessions.
+    const ids = await repos.sessions.activeSessionIdsOfUser(userId, now, exceptId, deps.orgScopes.get(caller.id));
     return (await revokeSessions(repos, ids, why, now, caller)).length;
   });
 }

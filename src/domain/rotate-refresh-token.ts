@@ -8,6 +8,7 @@ import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
 import type { IssuedTokens } from "./issued-tokens.js";
 import { lifetime } from "./lifetimes.js";
+import { assertOrgAllowed } from "./org-scope.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { found } from "./session-state.js";
 import { optionalId, optionalIp, optionalText } from "./validation.js";
@@ -46,6 +47,7 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
   const expectedUserId = optionalId("expected_user_id", input.expectedUserId);
   const expectedOrgId = optionalId("expected_org_id", input.expectedOrgId);
   const switchOrg = input.switchToOrgId === undefined ? null : { orgId: optionalId("active_org_id", input.switchToOrgId) };
+  if (switchOrg !== null) assertOrgAllowed(deps.orgScopes, caller, switchOrg.orgId);
   if (switchOrg !== null && !input.maySwitchOrg) {
     throw new DomainError("CALLER_NOT_ALLOWED", "this caller may not switch a session's organisation");
   }

@@ -1,5 +1,7 @@
 import type { SessionRecord } from "../store/records.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { assertSessionInScope } from "./org-scope.js";
 import { assertActive } from "./session-state.js";
 import { optionalIp, sessionId } from "./validation.js";
 
@@ -17,8 +19,9 @@ export interface TouchResult {
  * Callers send this on every request, so a touch within the coalescing window
  * of the last recorded activity (and from the same IP) writes nothing.
  */
-export async function touchSession(deps: Dependencies, input: TouchSessionInput): Promise<TouchResult> {
+export async function touchSession(deps: Dependencies, caller: Caller, input: TouchSessionInput): Promise<TouchResult> {
   const id = sessionId("session_id", input.sessionId);
+  await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
   const ipAddress = optionalIp("ip_address", input.ipAddress);
   const now = deps.clock.now();
   const coalesceBefore = new Date(now.getTime() - deps.settings.touchCoalesceMs);

@@ -1,6 +1,8 @@
 import type { SessionChanges, SessionRecord } from "../store/records.js";
 import { validateAuthentication, type AuthenticationInput } from "./authentication-context.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { assertOrgAllowed, assertSessionInScope } from "./org-scope.js";
 import { validateExtraClaims } from "./extra-claims.js";
 import { assertActive } from "./session-state.js";
 import { optionalId, optionalText, sessionId } from "./validation.js";
@@ -16,14 +18,18 @@ export interface UpdateSessionInput {
   readonly extraClaims?: Record<string, unknown> | undefined;
 }
 
-export async function updateSession(deps: Dependencies, input: UpdateSessionInput): Promise<SessionRecord> {
+export async function updateSession(deps: Dependencies, caller: Caller, input: UpdateSessionInput): Promise<SessionRecord> {
   const id = sessionId("session_id", input.sessionId);
+  await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
   const now = deps.clock.now();
   const changes: { -readonly [K in keyof SessionChanges]: SessionChanges[K] } = {};
   if (input.deviceName !== undefined) changes.deviceName = optionalText("device_name", input.deviceName, 256);
   if (input.isTrusted !== undefined) changes.isTrusted = input.isTrusted;
   if (input.location !== undefined) changes.location = optionalText("location", input.location, 128);
-  if (input.activeOrgId !== undefined) changes.activeOrgId = optionalId("active_org_id", input.activeOrgId);
+  if (input.activeOrgId !== undefined) {
+    changes.activeOrgId = optionalId("active_org_id", input.activeOrgId);
+    assertOrgAllowed(deps.orgScopes, caller, changes.activeOrgId);
+  }
   if (input.authentication !== undefined) Object.assign(changes, validateAuthentication(input.authentication, now));
   if (input.extraClaims !== undefined) changes.extraClaims = validateExtraClaims("extra_claims", input.extraClaims);
   return deps.store.read(async ({ sessions }) => {

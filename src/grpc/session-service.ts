@@ -55,8 +55,8 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(await getSession(deps, caller, input), now()) };
     }),
 
-    ListSessions: unary(logger, async (request) => {
-      const page = await listSessions(deps, {
+    ListSessions: unary(logger, async (request, { caller }) => {
+      const page = await listSessions(deps, caller, {
         userId: request.user_id,
         includeInactive: request.include_inactive,
         pageSize: request.page_size,
@@ -66,13 +66,13 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { sessions: page.sessions.map((session) => toSessionMessage(session, at)), next_page_token: page.nextPageToken };
     }),
 
-    TouchSession: unary(logger, async (request) => {
-      const result = await touchSession(deps, { sessionId: request.session_id, ipAddress: request.ip_address });
+    TouchSession: unary(logger, async (request, { caller }) => {
+      const result = await touchSession(deps, caller, { sessionId: request.session_id, ipAddress: request.ip_address });
       return { session: toSessionMessage(result.session, now()), recorded: result.recorded };
     }),
 
-    UpdateSession: unary(logger, async (request) => {
-      const session = await updateSession(deps, {
+    UpdateSession: unary(logger, async (request, { caller }) => {
+      const session = await updateSession(deps, caller, {
         sessionId: request.session_id,
         // Synthetic oneofs tell which proto3 `optional` fields were sent.
         deviceName: request._device_name === "device_name" ? request.device_name : undefined,
@@ -104,8 +104,8 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(result.session, now()), revoked: result.revoked };
     }),
 
-    RecordProviderAccess: unary(logger, async (request) => {
-      const session = await recordProviderAccess(deps, {
+    RecordProviderAccess: unary(logger, async (request, { caller }) => {
+      const session = await recordProviderAccess(deps, caller, {
         sessionId: request.session_id,
         provider: request.provider,
         syncTime: fromTimestamp("sync_time", request.sync_time),

@@ -145,22 +145,22 @@ export class SessionRepository {
     return rows.map((row) => toSessionRecord(row, global));
   }
 
-  async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null): Promise<string[]> {
+  async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null, orgs?: readonly string[]): Promise<string[]> {
     const floor = await this.versionFloor(userId);
     const rows = await this.db.session.findMany({
-      where: { userId, ...active(now), ...notStale(floor), ...(exceptId === null ? {} : { id: { not: exceptId } }) },
+      where: { userId, ...active(now), ...notStale(floor), ...(exceptId === null ? {} : { id: { not: exceptId } }), ...inOrgs(orgs) },
       select: { id: true },
     });
     return rows.map((row) => row.id);
   }
 
-  async list(userId: string, includeInactive: boolean, now: Date, after: SessionPageCursor | null, take: number) {
+  async list(userId: string, includeInactive: boolean, now: Date, after: SessionPageCursor | null, take: number, orgs?: readonly string[]) {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
     };
     const { floor, global } = await this.floorWithGlobal(userId);
     const rows = await this.db.session.findMany({
-      where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset },
+      where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset, ...inOrgs(orgs) },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       include: userVersionSelect,
       take,
@@ -269,4 +269,9 @@ export class SessionRepository {
     });
     return changed.count;
   }
+}
+
+/** Only sessions of these organisations; no filter when undefined. */
+function inOrgs(orgs: readonly string[] | undefined) {
+  return orgs === undefined ? {} : { activeOrgId: { in: [...orgs] } };
 }
