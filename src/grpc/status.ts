@@ -78,24 +78,26 @@ export interface DecodedErrorInfo {
   readonly metadata: Record<string, string>;
 }
 
-/** Reads ErrorInfo back from a status's trailers (used by tests and clients in TS). */
-export function decodeErrorInfo(metadata: grpc.Metadata | undefined): DecodedErrorInfo | undefined {
+/** The bytes of one detail (by message name) of the google.rpc.Status in a status's trailers. */
+function statusDetail(metadata: grpc.Metadata | undefined, messageName: string): Uint8Array | undefined {
   const raw = metadata?.get("grpc-status-details-bin")[0];
   if (!(raw instanceof Buffer)) return undefined;
   const status = StatusMessage.toObject(StatusMessage.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
-  const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.ErrorInfo"));
+  return status.details?.find((detail) => detail.type_url.endsWith(`/${messageName}`))?.value;
+}
+
+/** Reads ErrorInfo back from a status's trailers (used by tests and clients in TS). */
+export function decodeErrorInfo(metadata: grpc.Metadata | undefined): DecodedErrorInfo | undefined {
+  const info = statusDetail(metadata, "google.rpc.ErrorInfo");
   if (info === undefined) return undefined;
-  const decoded = ErrorInfoMessage.toObject(ErrorInfoMessage.decode(info.value)) as Partial<DecodedErrorInfo>;
+  const decoded = ErrorInfoMessage.toObject(ErrorInfoMessage.decode(info)) as Partial<DecodedErrorInfo>;
   return { reason: decoded.reason ?? "", domain: decoded.domain ?? "", metadata: decoded.metadata ?? {} };
 }
 
 /** Reads google.rpc.RetryInfo's delay (ms) back from a status's trailers. */
 export function decodeRetryDelayMs(metadata: grpc.Metadata | undefined): number | undefined {
-  const raw = metadata?.get("grpc-status-details-bin")[0];
-  if (!(raw instanceof Buffer)) return undefined;
-  const status = StatusMessage.toObject(StatusMessage.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
-  const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.RetryInfo"));
+  const info = statusDetail(metadata, "google.rpc.RetryInfo");
   if (info === undefined) return undefined;
-  const decoded = RetryInfoMessage.toObject(RetryInfoMessage.decode(info.value), { longs: Number }) as { retry_delay?: { seconds?: number; nanos?: number } };
+  const decoded = RetryInfoMessage.toObject(RetryInfoMessage.decode(info), { longs: Number }) as { retry_delay?: { seconds?: number; nanos?: number } };
   return (decoded.retry_delay?.seconds ?? 0) * 1000 + (decoded.retry_delay?.nanos ?? 0) / 1e6;
 }
