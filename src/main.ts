@@ -96,11 +96,9 @@ export async function startService(config: Config, logger: Logger, options: Serv
       heartbeatIntervalMs: config.revocations.heartbeatIntervalMs,
       eventRetentionMs: config.revocations.eventRetentionMs,
     };
-    // This replica's own revocations count at once; the feed brings everyone's.
-    store.onEventsCommitted((events) => {
-      verificationCache.applyCommitted(events);
-      feed.wake();
-    });
+    // This replica's own revocations count at once; the feed (woken by the
+    // commit's NOTIFY, on both back ends) brings everyone's.
+    store.onEventsCommitted((events) => verificationCache.applyCommitted(events));
     feed.start(database, config.revocations.listenRetryDelayMs, (error) =>
       logger.warn({ err: error }, "revocation LISTEN connection lost; verifying against the database until it is back"),
     );

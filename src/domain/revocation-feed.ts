@@ -9,7 +9,7 @@ const SAFETY_POLL_MS = 1_000;
 /**
  * Tells this replica's readers (the verification cache, WatchRevocations
  * streams) when the feed may have grown: on every NOTIFY from the database
- * (any replica's commit), on this replica's own commits, and once a second.
+ * (any replica's commit, this one's included), and once a second.
  * Knows whether the LISTEN connection is up, which is what makes a cache
  * trustworthy.
  */
@@ -57,7 +57,7 @@ export class FeedSignal {
     return this.up;
   }
 
-  wake(): void {
+  private wake(): void {
     this.emitter.emit("wake");
   }
 
