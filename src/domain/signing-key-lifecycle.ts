@@ -3,8 +3,8 @@ import type { StoredSigningKey } from "../store/signing-key-repository.js";
 import type { Store } from "../store/store.js";
 import type { Caller, Clock } from "./context.js";
 import { DomainError, invalidArgument } from "./errors.js";
-import { serviceSecretAad } from "./service-secrets.js";
-import { ensureSigner, newWrappedKey, signingKeyAad, stageOf, type KeyRing, type KeySettings, type KeyStage } from "./signing-keys.js";
+import { rewrapServiceSecret } from "./service-secrets.js";
+import { ensureSigner, newWrappedKey, rewrapSigningKey, stageOf, type KeyRing, type KeySettings, type KeyStage } from "./signing-keys.js";
 import { reason } from "./validation.js";
 
 // Operator actions on signing keys: staged rotation, emergency revocation,
@@ -148,22 +148,13 @@ export async function rewrapSecrets(store: Store, encryption: KeyEncryption): Pr
     let signingKeys = 0;
     for (const key of await repos.signingKeys.findAll()) {
       if (key.kekId === encryption.currentKekId) continue;
-      const aad = signingKeyAad(key.kid);
-      const plaintext =
-        key.kekId !== null && key.wrappedPrivateKey !== null
-          ? encryption.unwrap({ kekId: key.kekId, ciphertext: Buffer.from(key.wrappedPrivateKey) }, aad)
-          : Buffer.from(JSON.stringify(key.privateJwk), "utf8");
-      const wrapped = encryption.wrap(plaintext, aad);
-      await repos.signingKeys.storeWrapped(key.kid, wrapped.ciphertext, wrapped.kekId);
+      await rewrapSigningKey(repos, encryption, key);
       signingKeys += 1;
     }
     let secrets = 0;
     for (const secret of await repos.secrets.findAll()) {
       if (secret.kekId === encryption.currentKekId) continue;
-      const aad = serviceSecretAad(secret.name);
-      const plaintext = secret.kekId === null ? secret.secret : encryption.unwrap({ kekId: secret.kekId, ciphertext: secret.secret }, aad);
-      const wrapped = encryption.wrap(plaintext, aad);
-      await repos.secrets.storeWrapped(secret.name, wrapped.ciphertext, wrapped.kekId);
+      await rewrapServiceSecret(repos.secrets, encryption, secret);
       secrets += 1;
     }
     return { signingKeys, secrets };

@@ -40,7 +40,20 @@ export function stageOf(key: StoredSigningKey, keys: readonly StoredSigningKey[]
 }
 
 /** The associated data binding a wrapped private key to its row. */
-export const signingKeyAad = (kid: string) => kid;
+const signingKeyAad = (kid: string) => kid;
+
+/** A stored key's private JWK as JSON bytes: unwrapped, or the plaintext an older version left. */
+function privateKeyBytes(encryption: KeyEncryption, key: StoredSigningKey): Buffer {
+  return key.kekId !== null && key.wrappedPrivateKey !== null
+    ? encryption.unwrap({ kekId: key.kekId, ciphertext: Buffer.from(key.wrappedPrivateKey) }, signingKeyAad(key.kid))
+    : Buffer.from(JSON.stringify(key.privateJwk), "utf8");
+}
+
+/** Stores a key's private part wrapped under the current KEK (from plaintext or from an older KEK). */
+export async function rewrapSigningKey(repos: Repositories, encryption: KeyEncryption, key: StoredSigningKey): Promise<void> {
+  const wrapped = encryption.wrap(privateKeyBytes(encryption, key), signingKeyAad(key.kid));
+  await repos.signingKeys.storeWrapped(key.kid, wrapped.ciphertext, wrapped.kekId);
+}
 
 /** A new key, its private part wrapped under the current KEK. */
 export async function newWrappedKey(encryption: KeyEncryption, algorithm: SigningAlgorithm, createdAt: Date, activatesAt: Date) {
@@ -67,12 +80,7 @@ export async function prepareSigningKeys(store: Store, encryption: KeyEncryption
   await store.transaction(async (repos) => {
     await repos.signingKeys.lock();
     const keys = await repos.signingKeys.findAll();
-    for (const key of keys) {
-      if (key.kekId === null && key.privateJwk !== null) {
-        const wrapped = encryption.wrap(Buffer.from(JSON.stringify(key.privateJwk), "utf8"), signingKeyAad(key.kid));
-        await repos.signingKeys.storeWrapped(key.kid, wrapped.ciphertext, wrapped.kekId);
-      }
-    }
+    for (const key of keys) if (key.kekId === null) await rewrapSigningKey(repos, encryption, key);
     await ensureSigner(repos, keys, encryption, clock.now(), algorithm);
   });
 }
@@ -171,10 +179,7 @@ export class KeyRing {
   }
 
   private async importPrivate(key: StoredSigningKey): Promise<SigningKey> {
-    const privateJwk =
-      key.wrappedPrivateKey !== null && key.kekId !== null
-        ? (JSON.parse(this.encryption.unwrap({ kekId: key.kekId, ciphertext: Buffer.from(key.wrappedPrivateKey) }, signingKeyAad(key.kid)).toString("utf8")) as JWK)
-        : (key.privateJwk as JWK);
+    const privateJwk = JSON.parse(privateKeyBytes(this.encryption, key).toString("utf8")) as JWK;
     return importSigningKey(key.kid, key.algorithm as SigningAlgorithm, privateJwk);
   }
 }

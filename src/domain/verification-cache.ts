@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from "prom-client";
-import { RevocationState, type RevocationVerdict, type TokenFacts } from "../../clients/ts/src/revocation-state.js";
+import { factOf, RevocationState, type RevocationVerdict, type TokenFacts } from "../../clients/ts/src/revocation-state.js";
 import type { FeedCursor } from "../store/event-repository.js";
 import type { NewRevocationEvent } from "../store/records.js";
 import type { Store } from "../store/store.js";
@@ -57,11 +57,15 @@ export class VerificationCache {
 
   async start(): Promise<void> {
     const snapshot = await readRevocationSnapshot(this.store, this.clock, this.windowMs, undefined);
-    const now = this.clock.now().getTime();
-    this.state.apply({ kind: "global_version", version: snapshot.globalVersion }, now);
-    for (const user of snapshot.userVersions) this.state.apply({ kind: "user_version", userId: user.userId, version: user.tokenVersion }, now);
-    for (const session of snapshot.revokedSessions) this.state.apply({ kind: "session_revoked", sessionId: session.sessionId }, now);
-    for (const kid of snapshot.revokedKids) this.state.apply({ kind: "signing_key_revoked", keyId: kid }, now);
+    this.state.applySnapshot(
+      {
+        globalVersion: snapshot.globalVersion,
+        userVersions: snapshot.userVersions.map((user) => ({ userId: user.userId, version: user.tokenVersion })),
+        revokedSessionIds: snapshot.revokedSessions.map((session) => session.sessionId),
+        revokedKeyIds: snapshot.revokedKids,
+      },
+      this.clock.now().getTime(),
+    );
     this.cursor = snapshot.cursor;
     this.unsubscribe.push(
       this.signal.on("wake", () => this.catchUp()),
@@ -88,9 +92,7 @@ export class VerificationCache {
   /** This replica's own commits count at once, before the feed brings them back. */
   applyCommitted(events: readonly NewRevocationEvent[]): void {
     const now = this.clock.now().getTime();
-    for (const event of events) {
-      this.state.apply({ kind: event.kind, sessionId: event.sessionId ?? undefined, userId: event.userId ?? undefined, version: event.version, keyId: event.keyId }, now);
-    }
+    for (const event of events) this.state.apply(factOf(event), now);
   }
 
   /** "unknown" when the cache cannot be trusted: ask the database. */
@@ -127,9 +129,7 @@ export class VerificationCache {
       for (;;) {
         const page = await this.store.read(({ events }) => events.readAfter(this.cursor ?? { txid: 0n, id: 0n }, PAGE));
         const now = this.clock.now().getTime();
-        for (const event of [...page.events, ...page.pending]) {
-          this.state.apply({ kind: event.kind, sessionId: event.sessionId ?? undefined, userId: event.userId ?? undefined, version: event.version ?? undefined, keyId: event.keyId ?? undefined }, now);
-        }
+        for (const event of [...page.events, ...page.pending]) this.state.apply(factOf(event), now);
         this.cursor = page.cursor;
         if (page.heldBack) setTimeout(() => this.catchUp(), HELD_BACK_RETRY_MS).unref();
         if (!page.full) break;

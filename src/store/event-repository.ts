@@ -1,5 +1,6 @@
 import type { Prisma } from "./database.js";
 import type { NewRevocationEvent } from "./records.js";
+import { inOrgs } from "./session-repository.js";
 import type { TransactionClient } from "./transaction.js";
 
 type Db = Prisma | TransactionClient;
@@ -113,8 +114,29 @@ export class EventRepository {
     return { events, pending, cursor: cursorAfter, heldBack, full };
   }
 
-  snapshot(since: Date, orgIds: readonly string[] | undefined): Promise<RevocationSnapshotRows> {
-    return readRevocationSnapshot(this.db, since, orgIds);
+  /** What revoked tokens recently; run inside a snapshot transaction with head(). */
+  async snapshot(since: Date, orgIds: readonly string[] | undefined): Promise<RevocationSnapshotRows> {
+    const [global, users, sessions, keys] = await Promise.all([
+      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true } }),
+      this.db.user.findMany({ where: { tokenVersionBumpedAt: { gte: since } }, select: { userId: true, tokenVersion: true, tokenVersionBumpedAt: true } }),
+      this.db.session.findMany({
+        where: { revokedAt: { gte: since }, ...inOrgs(orgIds) },
+        select: { id: true, userId: true, activeOrgId: true, revokedAt: true, revokeReason: true },
+      }),
+      this.db.signingKey.findMany({ where: { revokedAt: { not: null } }, select: { kid: true } }),
+    ]);
+    return {
+      globalVersion: global.globalVersion,
+      userVersions: users.map((user) => ({ userId: user.userId, tokenVersion: user.tokenVersion, bumpedAt: user.tokenVersionBumpedAt ?? since })),
+      revokedSessions: sessions.map((session) => ({
+        sessionId: session.id,
+        userId: session.userId,
+        orgId: session.activeOrgId,
+        revokedAt: session.revokedAt ?? since,
+        reason: session.revokeReason ?? "",
+      })),
+      revokedKids: keys.map((key) => key.kid),
+    };
   }
 
   /** The cursor of "now": events committed from here on will follow it. */
@@ -153,31 +175,6 @@ export interface RevocationSnapshotRows {
   readonly userVersions: { userId: string; tokenVersion: bigint; bumpedAt: Date }[];
   readonly revokedSessions: { sessionId: string; userId: string; orgId: string | null; revokedAt: Date; reason: string }[];
   readonly revokedKids: string[];
-}
-
-/** What revoked tokens recently; run inside a snapshot transaction with head(). */
-export async function readRevocationSnapshot(db: Db, since: Date, orgIds: readonly string[] | undefined): Promise<RevocationSnapshotRows> {
-  const [global, users, sessions, keys] = await Promise.all([
-    db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true } }),
-    db.user.findMany({ where: { tokenVersionBumpedAt: { gte: since } }, select: { userId: true, tokenVersion: true, tokenVersionBumpedAt: true } }),
-    db.session.findMany({
-      where: { revokedAt: { gte: since }, ...(orgIds === undefined ? {} : { activeOrgId: { in: [...orgIds] } }) },
-      select: { id: true, userId: true, activeOrgId: true, revokedAt: true, revokeReason: true },
-    }),
-    db.signingKey.findMany({ where: { revokedAt: { not: null } }, select: { kid: true } }),
-  ]);
-  return {
-    globalVersion: global.globalVersion,
-    userVersions: users.map((user) => ({ userId: user.userId, tokenVersion: user.tokenVersion, bumpedAt: user.tokenVersionBumpedAt ?? since })),
-    revokedSessions: sessions.map((session) => ({
-      sessionId: session.id,
-      userId: session.userId,
-      orgId: session.activeOrgId,
-      revokedAt: session.revokedAt ?? since,
-      reason: session.revokeReason ?? "",
-    })),
-    revokedKids: keys.map((key) => key.kid),
-  };
 }
 
 export const cursorAfterOrAt = (a: FeedCursor, b: FeedCursor) => a.txid > b.txid || (a.txid === b.txid && a.id >= b.id);

@@ -272,6 +272,6 @@ export class SessionRepository {
 }
 
 /** Only sessions of these organisations; no filter when undefined. */
-function inOrgs(orgs: readonly string[] | undefined) {
+export function inOrgs(orgs: readonly string[] | undefined) {
   return orgs === undefined ? {} : { activeOrgId: { in: [...orgs] } };
 }

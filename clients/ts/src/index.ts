@@ -1,2 +1,2 @@
 export { SessionVerifier, type Verification, type VerifierOptions } from "./verifier.js";
-export { RevocationState, type RevocationFact, type RevocationVerdict, type TokenFacts } from "./revocation-state.js";
+export { factOf, RevocationState, type RevocationFact, type RevocationSnapshotFacts, type RevocationVerdict, type TokenFacts } from "./revocation-state.js";

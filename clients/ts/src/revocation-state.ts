@@ -26,6 +26,31 @@ export interface TokenFacts {
   readonly keyId: string;
 }
 
+/** A GetRevocationSnapshot, reduced to what revokes tokens. */
+export interface RevocationSnapshotFacts {
+  readonly globalVersion: bigint;
+  readonly userVersions: readonly { readonly userId: string; readonly version: bigint }[];
+  readonly revokedSessionIds: readonly string[];
+  readonly revokedKeyIds: readonly string[];
+}
+
+/** An event as the server stores it or a client receives it, with empty fields as null or "". */
+export function factOf(event: {
+  readonly kind: string;
+  readonly sessionId?: string | null | undefined;
+  readonly userId?: string | null | undefined;
+  readonly version?: bigint | null | undefined;
+  readonly keyId?: string | null | undefined;
+}): RevocationFact {
+  return {
+    kind: event.kind,
+    sessionId: event.sessionId || undefined,
+    userId: event.userId || undefined,
+    version: event.version ?? undefined,
+    keyId: event.keyId || undefined,
+  };
+}
+
 export type RevocationVerdict = "TOKEN_KEY_REVOKED" | "VERSION_STALE" | "TOKEN_REVOKED" | undefined;
 
 export class RevocationState {
@@ -57,6 +82,13 @@ export class RevocationState {
       default:
       // Other kinds (session_created, grace_replay, signing_key_published) revoke nothing.
     }
+  }
+
+  applySnapshot(snapshot: RevocationSnapshotFacts, nowMs: number): void {
+    this.apply({ kind: "global_version", version: snapshot.globalVersion }, nowMs);
+    for (const user of snapshot.userVersions) this.apply({ kind: "user_version", userId: user.userId, version: user.version }, nowMs);
+    for (const sessionId of snapshot.revokedSessionIds) this.apply({ kind: "session_revoked", sessionId }, nowMs);
+    for (const keyId of snapshot.revokedKeyIds) this.apply({ kind: "signing_key_revoked", keyId }, nowMs);
   }
 
   /** Undefined when nothing revoked the token; otherwise the reason, as VerifyAccessToken names it. */

@@ -4,7 +4,7 @@ import * as protoLoader from "@grpc/proto-loader";
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import protobuf from "protobufjs";
 import { JwksCache } from "./jwks-cache.js";
-import { RevocationState } from "./revocation-state.js";
+import { factOf, RevocationState } from "./revocation-state.js";
 
 export interface VerifierOptions {
   /** gRPC address of session-authority, e.g. "127.0.0.1:50051". */
@@ -210,11 +210,15 @@ export class SessionVerifier {
     });
     const windowMs = Number(snapshot.window?.seconds ?? 3660) * 1000;
     const state = new RevocationState(windowMs);
-    const now = Date.now();
-    state.apply({ kind: "global_version", version: BigInt(snapshot.global_version) }, now);
-    for (const user of snapshot.user_versions) state.apply({ kind: "user_version", userId: user.user_id, version: BigInt(user.token_version) }, now);
-    for (const session of snapshot.revoked_sessions) state.apply({ kind: "session_revoked", sessionId: session.session_id }, now);
-    for (const kid of snapshot.revoked_kids) state.apply({ kind: "signing_key_revoked", keyId: kid }, now);
+    state.applySnapshot(
+      {
+        globalVersion: BigInt(snapshot.global_version),
+        userVersions: snapshot.user_versions.map((user) => ({ userId: user.user_id, version: BigInt(user.token_version) })),
+        revokedSessionIds: snapshot.revoked_sessions.map((session) => session.session_id),
+        revokedKeyIds: snapshot.revoked_kids,
+      },
+      Date.now(),
+    );
     this.state = state;
     this.cursor = snapshot.cursor;
     this.openStream();
@@ -235,13 +239,13 @@ export class SessionVerifier {
       if (message.event) {
         const event = message.event;
         this.state.apply(
-          {
+          factOf({
             kind: event.kind.replace(/^REVOCATION_EVENT_KIND_/, "").toLowerCase(),
-            sessionId: event.session_id || undefined,
-            userId: event.user_id || undefined,
+            sessionId: event.session_id,
+            userId: event.user_id,
             version: BigInt(event.version || "0"),
-            keyId: event.kid || undefined,
-          },
+            keyId: event.kid,
+          }),
           Date.now(),
         );
         this.cursor = event.cursor;
