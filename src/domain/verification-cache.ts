@@ -102,10 +102,6 @@ export class VerificationCache {
     return current ? this.state.check(token) : "unknown";
   }
 
-  get sizes() {
-    return this.state.size;
-  }
-
   private catchUp(): void {
     if (this.stopped || this.cursor === undefined) return;
     if (this.reading) {

@@ -18,9 +18,9 @@ type WatchCall = grpc.ServerWritableStream<WatchRevocationsRequest__Output, Watc
 
 const KIND_PREFIX = "REVOCATION_EVENT_KIND_";
 const toStoredKind = (kind: string) => (kind.startsWith(KIND_PREFIX) ? kind.slice(KIND_PREFIX.length).toLowerCase() : kind.toLowerCase());
-export const toEventKind = (kind: string) => `${KIND_PREFIX}${kind.toUpperCase()}` as RevocationEventKind;
+const toEventKind = (kind: string) => `${KIND_PREFIX}${kind.toUpperCase()}` as RevocationEventKind;
 
-export function toEventMessage(event: StoredRevocationEvent) {
+function toEventMessage(event: StoredRevocationEvent) {
   return {
     cursor: formatCursor(event.cursor),
     kind: toEventKind(event.kind),

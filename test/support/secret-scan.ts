@@ -38,7 +38,3 @@ export function secretsIn(text: string): string[] {
 export function leakedSecrets(): string[] {
   return lines.flatMap((line) => secretsIn(line).map((secret) => `${secret} in: ${line.slice(0, 200)}`));
 }
-
-export function scanStats(): { secrets: number; lines: number } {
-  return { secrets: secrets.size, lines: lines.length };
-}

@@ -107,8 +107,4 @@ export class RevocationState {
     for (const [sessionId, learnedAt] of this.revokedSessions) if (learnedAt < horizon) this.revokedSessions.delete(sessionId);
     for (const [userId, entry] of this.userVersions) if (entry.learnedAt < horizon) this.userVersions.delete(userId);
   }
-
-  get size(): { sessions: number; users: number; keys: number } {
-    return { sessions: this.revokedSessions.size, users: this.userVersions.size, keys: this.revokedKeys.size };
-  }
 }
