@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { BlockList, isIP } from "node:net";
 import path from "node:path";
 import { z } from "zod";
 import type { SigningAlgorithm } from "./crypto/signing-key.js";
@@ -64,6 +65,11 @@ const envSchema = z.object({
   EVENT_RETENTION: duration("7d"),
   WATCH_HEARTBEAT_INTERVAL: duration("15s").refine((ms) => ms >= 100, "must be at least 100ms"),
   LISTEN_RETRY_DELAY: duration("1s").refine((ms) => ms >= 10, "must be at least 10ms"),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  TLS_RELOAD_INTERVAL: duration("10s").refine((ms) => ms >= 100, "must be at least 100ms"),
+  TRUSTED_PROXIES: z.string().default(""),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
 });
@@ -73,6 +79,15 @@ export interface CallerKey {
   readonly sha256: Buffer;
 }
 
+/**
+ * Sidecars whose `x-forwarded-client-cert` header is believed: by their own
+ * client-certificate identity, or (without mutual TLS) by address.
+ */
+export interface TrustedProxies {
+  readonly identities: ReadonlySet<string>;
+  readonly addresses: BlockList;
+}
+
 export type Policy = ReadonlyMap<string, readonly string[]>;
 
 /** Caller → the organisations it is limited to; callers absent are not limited. */
@@ -80,7 +95,11 @@ export type OrgScopes = ReadonlyMap<string, readonly string[]>;
 
 export interface Config {
   readonly database: { readonly url: string | undefined; readonly dataDir: string; readonly poolSize: number };
-  readonly grpc: { readonly host: string; readonly port: number };
+  readonly grpc: {
+    readonly host: string;
+    readonly port: number;
+    readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined; readonly reloadIntervalMs: number } | undefined;
+  };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: string;
   readonly tokens: LifetimeSettings & { readonly issuer: string; readonly audience: string; readonly signingAlgorithm: SigningAlgorithm };
@@ -116,6 +135,7 @@ export interface Config {
   readonly cliApiKey: string | undefined;
   readonly callers: {
     readonly keys: readonly CallerKey[];
+    readonly trustedProxies: TrustedProxies;
     readonly policy: Policy | undefined;
     readonly orgScopes: OrgScopes;
     readonly rateLimits: { readonly perSecond: number; readonly burst: number; readonly overrides: ReadonlyMap<string, number> };
@@ -143,7 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE },
-    grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT },
+    grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT, tls: tlsOf(e) },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
     logLevel: e.LOG_LEVEL,
     tokens: {
@@ -177,12 +197,54 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     revocations: { eventRetentionMs: e.EVENT_RETENTION, heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL, listenRetryDelayMs: e.LISTEN_RETRY_DELAY },
     cliApiKey: e.CLI_API_KEY,
-    callers: callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST),
+    callers: { ...callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST), trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES) },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
   };
 }
 
-function callersOf(apiKeys: string, policyFile: string | undefined, perSecond: number, burst: number): Config["callers"] {
+function tlsOf(e: z.infer<typeof envSchema>): Config["grpc"]["tls"] {
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError("invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE: set both (the server certificate chain and its private key, PEM) or neither");
+  }
+  if (e.TLS_CERT_FILE === undefined || e.TLS_KEY_FILE === undefined) {
+    if (e.TLS_CLIENT_CA_FILE !== undefined) throw new ConfigError("invalid configuration: TLS_CLIENT_CA_FILE: mutual TLS needs TLS_CERT_FILE and TLS_KEY_FILE too");
+    return undefined;
+  }
+  return {
+    certFile: path.resolve(e.TLS_CERT_FILE),
+    keyFile: path.resolve(e.TLS_KEY_FILE),
+    clientCaFile: e.TLS_CLIENT_CA_FILE === undefined ? undefined : path.resolve(e.TLS_CLIENT_CA_FILE),
+    reloadIntervalMs: e.TLS_RELOAD_INTERVAL,
+  };
+}
+
+// TRUSTED_PROXIES lists sidecars, comma separated: an IP address or CIDR
+// (e.g. 127.0.0.1 for a sidecar in the same pod) or, with mutual TLS, the
+// identity in the sidecar's own certificate (spiffe://… or a CN).
+function parseTrustedProxies(text: string): TrustedProxies {
+  const identities = new Set<string>();
+  const addresses = new BlockList();
+  for (const entry of text.split(",").map((item) => item.trim()).filter((item) => item.length > 0)) {
+    const [address, bits] = entry.split("/");
+    const family = address === undefined ? 0 : isIP(address);
+    if (family === 0) {
+      if (bits !== undefined && !entry.includes("://")) throw new ConfigError(`invalid configuration: TRUSTED_PROXIES: "${entry}" is neither an IP address, a CIDR nor an identity`);
+      identities.add(entry);
+      continue;
+    }
+    const type = family === 6 ? "ipv6" : "ipv4";
+    if (bits === undefined) {
+      addresses.addAddress(address as string, type);
+      continue;
+    }
+    const prefix = Number(bits);
+    if (!/^\d+$/.test(bits) || prefix > (family === 6 ? 128 : 32)) throw new ConfigError(`invalid configuration: TRUSTED_PROXIES: "${entry}" has a bad prefix length`);
+    addresses.addSubnet(address as string, prefix, type);
+  }
+  return { identities, addresses };
+}
+
+function callersOf(apiKeys: string, policyFile: string | undefined, perSecond: number, burst: number): Omit<Config["callers"], "trustedProxies"> {
   const policy = policyFile ? readPolicy(policyFile) : undefined;
   return {
     keys: parseApiKeys(apiKeys),

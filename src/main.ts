@@ -13,6 +13,7 @@ import { KeyRing, prepareSigningKeys, type KeySettings } from "./domain/signing-
 import { VerificationCache } from "./domain/verification-cache.js";
 import { TokenIssuer } from "./domain/token-issuer.js";
 import { bindGrpcServer, buildGrpcServer, SERVICE_NAMES } from "./grpc/server.js";
+import { WatchedTlsFiles } from "./grpc/tls-files.js";
 import { startSideServer } from "./http/side-server.js";
 import type { Logger } from "./logger.js";
 import { openDatabase, type Database } from "./store/database.js";
@@ -51,14 +52,37 @@ export function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/** Anonymous callers only when nothing could identify one: no API keys, no client certificates, no trusted sidecar. */
+function anonymousAllowed(config: Config): boolean {
+  const { keys, trustedProxies } = config.callers;
+  return keys.length === 0 && config.grpc.tls?.clientCaFile === undefined && trustedProxies.identities.size === 0 && trustedProxies.addresses.rules.length === 0;
+}
+
+function openTlsFiles(config: Config, logger: Logger): WatchedTlsFiles | undefined {
+  const settings = config.grpc.tls;
+  if (settings === undefined) return undefined;
+  try {
+    return new WatchedTlsFiles(
+      settings,
+      (problem) => logger.warn({ cert: settings.certFile, key: settings.keyFile, ca: settings.clientCaFile }, problem),
+      () => logger.info({ cert: settings.certFile, ca: settings.clientCaFile }, "TLS files reloaded"),
+    );
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: TLS_CERT_FILE / TLS_KEY_FILE / TLS_CLIENT_CA_FILE: ${(error as Error).message}`);
+  }
+}
+
 export async function startService(config: Config, logger: Logger, options: ServiceOptions = {}): Promise<RunningService> {
-  const allowAnonymous = config.callers.keys.length === 0;
+  const allowAnonymous = anonymousAllowed(config);
   if (allowAnonymous && !isLoopback(config.grpc.host)) {
-    throw new ConfigError(`invalid configuration: API_KEYS: required when GRPC_HOST (${config.grpc.host}) is not a loopback address`);
+    throw new ConfigError(
+      `invalid configuration: API_KEYS: required when GRPC_HOST (${config.grpc.host}) is not a loopback address (or identify callers by TLS_CLIENT_CA_FILE or TRUSTED_PROXIES)`,
+    );
   }
   if (allowAnonymous) {
     logger.warn("NO API KEYS CONFIGURED: any local process may call every RPC. Set API_KEYS before exposing this service.");
   }
+  const tlsFiles = openTlsFiles(config, logger);
   const encryption = openKeyEncryption(config, logger);
   const database = await openDatabase(config.database);
   try {
@@ -110,7 +134,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     };
     try {
       await verificationCache.start();
-      return await startServers(config, logger, deps, database, allowAnonymous, registry, stopBackground);
+      return await startServers(config, logger, deps, database, { allowAnonymous, tlsFiles }, registry, stopBackground);
     } catch (error) {
       await stopBackground();
       throw error;
@@ -126,12 +150,14 @@ async function startServers(
   logger: Logger,
   deps: Dependencies,
   database: Database,
-  allowAnonymous: boolean,
+  transport: { readonly allowAnonymous: boolean; readonly tlsFiles: WatchedTlsFiles | undefined },
   registry: Registry,
   stopBackground: () => Promise<void>,
 ) {
+  const { allowAnonymous, tlsFiles } = transport;
   const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry);
-  const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port);
+  const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port, tlsFiles?.credentials());
+  tlsFiles?.start();
   let serving = true;
   const side = await startSideServer(
     {
@@ -143,6 +169,7 @@ async function startServers(
     config.http.host,
     config.http.port,
   ).catch((error: unknown) => {
+    tlsFiles?.stop();
     server.forceShutdown();
     throw error;
   });
@@ -157,7 +184,7 @@ async function startServers(
     );
   }, config.sessions.retentionSweepIntervalMs);
   sweep.unref();
-  logger.info({ grpc: `${config.grpc.host}:${grpcPort}`, http: `${config.http.host}:${side.port}` }, "serving");
+  logger.info({ grpc: `${config.grpc.host}:${grpcPort}`, tls: tlsFiles === undefined ? "off" : config.grpc.tls?.clientCaFile === undefined ? "on" : "mutual", http: `${config.http.host}:${side.port}` }, "serving");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
@@ -165,6 +192,7 @@ async function startServers(
       serving = false;
       setHealth("NOT_SERVING");
       clearInterval(sweep);
+      tlsFiles?.stop();
       // Give load balancers and mesh sidecars time to see NOT_SERVING.
       await sleep(config.shutdown.drainDelayMs);
       // Streams never finish on their own: end them so watchers move to another replica.

@@ -17,12 +17,11 @@ export interface Clients {
   close(): void;
 }
 
-export function connectClients(port: number): Clients {
+export function connectClients(port: number, credentials = grpc.credentials.createInsecure(), options: grpc.ChannelOptions = {}): Clients {
   const address = `127.0.0.1:${port}`;
-  const credentials = grpc.credentials.createInsecure();
   const v1 = services.sessionauthority.v1;
-  const sessions = new v1.SessionService(address, credentials);
-  const tokens = new v1.TokenService(address, credentials);
+  const sessions = new v1.SessionService(address, credentials, options);
+  const tokens = new v1.TokenService(address, credentials, options);
   return {
     sessions,
     tokens,

@@ -5,7 +5,7 @@ import { parseDurationMs } from "../../src/duration.js";
 describe("configuration", () => {
   it("has documented defaults", () => {
     const config = loadConfig({});
-    expect(config.grpc).toEqual({ host: "127.0.0.1", port: 50051 });
+    expect(config.grpc).toEqual({ host: "127.0.0.1", port: 50051, tls: undefined });
     expect(config.http).toEqual({ host: "127.0.0.1", port: 8080 });
     expect(config.database.url).toBeUndefined();
     expect(config.database.dataDir).toMatch(/\/data$/);
@@ -25,6 +25,22 @@ describe("configuration", () => {
     expect(() => loadConfig({ DATABASE_URL: "postgresql://db/sessions" })).toThrow(/KEK_FILE: required with DATABASE_URL/);
     expect(loadConfig({ DATABASE_URL: "postgresql://db/sessions", KEK_FILE: "kek" }).signingKeys.kekFile).toMatch(/\/kek$/);
     expect(loadConfig({}).signingKeys).toMatchObject({ kekFile: undefined, jwksMaxAgeMs: 300_000, refreshIntervalMs: 10_000 });
+  });
+
+  it("takes TLS files in pairs and trusted sidecars as addresses, CIDRs or identities", () => {
+    expect(() => loadConfig({ TLS_CERT_FILE: "server.crt" })).toThrow(/TLS_CERT_FILE and TLS_KEY_FILE/);
+    expect(() => loadConfig({ TLS_CLIENT_CA_FILE: "ca.crt" })).toThrow(/TLS_CLIENT_CA_FILE/);
+    expect(loadConfig({ TLS_CERT_FILE: "s.crt", TLS_KEY_FILE: "s.key", TLS_CLIENT_CA_FILE: "ca.crt" }).grpc.tls).toMatchObject({
+      certFile: expect.stringMatching(/\/s\.crt$/),
+      clientCaFile: expect.stringMatching(/\/ca\.crt$/),
+      reloadIntervalMs: 10_000,
+    });
+    const proxies = loadConfig({ TRUSTED_PROXIES: "127.0.0.1, 10.0.0.0/8, ::1, spiffe://cluster.local/ns/istio-system/sa/ingress, edge-proxy" }).callers.trustedProxies;
+    expect([...proxies.identities]).toEqual(["spiffe://cluster.local/ns/istio-system/sa/ingress", "edge-proxy"]);
+    expect(proxies.addresses.check("10.9.8.7", "ipv4")).toBe(true);
+    expect(proxies.addresses.check("11.0.0.1", "ipv4")).toBe(false);
+    expect(proxies.addresses.check("::1", "ipv6")).toBe(true);
+    expect(() => loadConfig({ TRUSTED_PROXIES: "10.0.0.0/40" })).toThrow(/TRUSTED_PROXIES/);
   });
 
   it("parses durations the way operators write them", () => {

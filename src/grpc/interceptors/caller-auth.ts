@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
+import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import type { CallerKey, Policy } from "../../config.js";
+import type { CallerKey, Policy, TrustedProxies } from "../../config.js";
+import { forwardedClientIdentity } from "../forwarded-client-cert.js";
 import { errorStatus } from "../status.js";
 
 /**
@@ -15,28 +17,78 @@ const publicServicePrefixes = ["/grpc.health.v1.Health/", "/grpc.reflection."];
 export interface CallerAuthOptions {
   readonly keys: readonly CallerKey[];
   readonly policy: Policy | undefined;
-  /** With no keys configured, anonymous callers are let in (loopback only, checked at start). */
+  /** Sidecars whose `x-forwarded-client-cert` names the caller. */
+  readonly trustedProxies: TrustedProxies;
+  /** With no identity source configured, anonymous callers are let in (loopback only, checked at start). */
   readonly allowAnonymous: boolean;
+}
+
+/** What the transport knows of the other end of the connection. */
+export interface Peer {
+  /** Present only when TLS verified it against the client CA. */
+  readonly certificate?: PeerCertificate | undefined;
+  readonly address?: string | undefined;
 }
 
 type Decision = { readonly caller: string } | { readonly code: grpc.status; readonly reason: string; readonly message: string };
 
-export function authorizeCall(options: CallerAuthOptions, method: string, metadata: grpc.Metadata): Decision {
+const FORWARDED_CERT_HEADER = "x-forwarded-client-cert";
+
+export function authorizeCall(options: CallerAuthOptions, method: string, metadata: grpc.Metadata, peer: Peer = {}): Decision {
   if (publicServicePrefixes.some((prefix) => method.startsWith(prefix))) return { caller: "public" };
-  const presented = presentedKey(metadata);
-  let caller: string | undefined;
-  if (presented !== undefined) {
-    caller = findCaller(options.keys, presented);
-  } else if (options.keys.length === 0 && options.allowAnonymous) {
-    caller = "anonymous";
-  }
-  if (caller === undefined) {
-    return { code: grpc.status.UNAUTHENTICATED, reason: "CALLER_UNAUTHENTICATED", message: "present a valid API key (authorization: Bearer <key> or x-api-key)" };
-  }
+  const identified = identifyCaller(options, metadata, peer);
+  if ("code" in identified) return identified;
+  const caller = identified.caller;
   if (!allowedByPolicy(options.policy, caller, method)) {
     return { code: grpc.status.PERMISSION_DENIED, reason: "CALLER_NOT_ALLOWED", message: `caller "${caller}" may not call ${method.slice(1)}` };
   }
   return { caller };
+}
+
+/**
+ * In order of trust: the verified client certificate; the forwarded
+ * certificate, only from a sidecar the operator marked trusted (by its own
+ * certificate identity or its address); an API key; anonymous where allowed.
+ */
+function identifyCaller(options: CallerAuthOptions, metadata: grpc.Metadata, peer: Peer): Decision {
+  const certificateCaller = peer.certificate === undefined ? undefined : certificateIdentity(peer.certificate);
+  if (peer.certificate !== undefined && certificateCaller === undefined) {
+    return { code: grpc.status.UNAUTHENTICATED, reason: "CALLER_UNAUTHENTICATED", message: "the client certificate names no identity (no spiffe:// URI SAN and no subject CN)" };
+  }
+  const forwarded = metadata.get(FORWARDED_CERT_HEADER)[0];
+  if (typeof forwarded === "string" && isTrustedProxy(options.trustedProxies, certificateCaller, peer.address)) {
+    const caller = forwardedClientIdentity(forwarded);
+    if (caller === undefined) {
+      return { code: grpc.status.UNAUTHENTICATED, reason: "CALLER_UNAUTHENTICATED", message: `the ${FORWARDED_CERT_HEADER} header names no identity (no spiffe:// URI and no subject CN)` };
+    }
+    return { caller };
+  }
+  if (certificateCaller !== undefined) return { caller: certificateCaller };
+  const presented = presentedKey(metadata);
+  const caller = presented !== undefined ? findCaller(options.keys, presented) : options.allowAnonymous && options.keys.length === 0 ? "anonymous" : undefined;
+  if (caller === undefined) {
+    return { code: grpc.status.UNAUTHENTICATED, reason: "CALLER_UNAUTHENTICATED", message: "present a client certificate or a valid API key (authorization: Bearer <key> or x-api-key)" };
+  }
+  return { caller };
+}
+
+function isTrustedProxy(proxies: TrustedProxies, certificateCaller: string | undefined, address: string | undefined): boolean {
+  if (certificateCaller !== undefined) return proxies.identities.has(certificateCaller);
+  if (address === undefined) return false;
+  const plain = address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
+  return proxies.addresses.check(plain, plain.includes(":") ? "ipv6" : "ipv4");
+}
+
+/** The first spiffe:// URI SAN, else the subject CN. */
+export function certificateIdentity(certificate: PeerCertificate): string | undefined {
+  // Node writes SANs as `URI:spiffe://…, DNS:…`, quoting a value that holds a comma;
+  // a SPIFFE ID never does, so a quoted one is not taken.
+  for (const entry of (certificate.subjectaltname ?? "").split(", ")) {
+    if (entry.startsWith("URI:spiffe://")) return entry.slice(4);
+  }
+  const cn = certificate.subject?.CN as string | string[] | undefined;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  return name !== undefined && name.length > 0 ? name : undefined;
 }
 
 function presentedKey(metadata: grpc.Metadata): string | undefined {
@@ -87,7 +139,10 @@ export function callerAuthInterceptor(options: CallerAuthOptions): grpc.ServerIn
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         metadata.remove(VERIFIED_CALLER_HEADER);
-        const decision = authorizeCall(options, methodDescriptor.path, metadata);
+        const decision = authorizeCall(options, methodDescriptor.path, metadata, {
+          certificate: call.getAuthContext().sslPeerCertificate,
+          address: call.getConnectionInfo().remoteAddress,
+        });
         if ("code" in decision) {
           call.sendStatus(errorStatus(decision.code, decision.reason, decision.message));
           return;
