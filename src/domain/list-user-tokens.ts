@@ -1,4 +1,5 @@
 import type { LiveTokenInfo } from "../store/refresh-token-repository.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
 import { cutPage, decodePageToken, pageSize, queryFingerprint } from "./page-token.js";
 import { requiredId } from "./validation.js";
@@ -6,6 +7,7 @@ import { requiredId } from "./validation.js";
 /** A user's live refresh tokens as metadata, one per live session, newest session first. */
 export async function listUserTokens(
   deps: Dependencies,
+  caller: Caller,
   input: { userId: string; pageSize: number; pageToken: string },
 ): Promise<{ tokens: LiveTokenInfo[]; nextPageToken: string }> {
   const userId = requiredId("user_id", input.userId);
@@ -14,7 +16,8 @@ export async function listUserTokens(
   const after = input.pageToken.length === 0 ? null : decodePageToken(query, input.pageToken);
   const now = deps.clock.now();
   const rows = await deps.store.read(async ({ sessions, refreshTokens }) =>
-    refreshTokens.listLive(userId, now, await sessions.versionFloor(userId), after, size + 1),
+    // A caller limited to some organisations sees only their sessions' tokens.
+    refreshTokens.listLive(userId, now, await sessions.versionFloor(userId), after, size + 1, deps.orgScopes.get(caller.id)),
   );
   const { items, nextPageToken } = cutPage(rows, size, query, (token) => ({ createdAt: token.sessionCreatedAt, id: token.sessionId }));
   return { tokens: items, nextPageToken };

@@ -111,7 +111,11 @@ export async function revokeTokenById(deps: Dependencies, caller: Caller, input:
   const now = deps.clock.now();
   return deps.store.transaction(async (repos) => {
     const token = await repos.refreshTokens.findById(tokenId);
-    if (token === null) throw new DomainError("TOKEN_NOT_FOUND", "no refresh token has this id");
+    const scope = deps.orgScopes.get(caller.id);
+    const session = token === null || scope === undefined ? null : await repos.sessions.findById(token.sessionId);
+    // Another organisation's token does not exist for a caller limited to some.
+    const outOfScope = scope !== undefined && (session?.activeOrgId == null || !scope.includes(session.activeOrgId));
+    if (token === null || outOfScope) throw new DomainError("TOKEN_NOT_FOUND", "no refresh token has this id");
     await revokeSessions(repos, [token.sessionId], why, now, caller);
     return token.sessionId;
   });

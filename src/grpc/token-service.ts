@@ -110,8 +110,8 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         session: result.kept === undefined ? null : toSessionMessage(result.kept.session, deps.clock.now()),
       };
     }),
-    ListUserTokens: unary(logger, async (request) => {
-      const page = await listUserTokens(deps, { userId: request.user_id, pageSize: request.page_size, pageToken: request.page_token });
+    ListUserTokens: unary(logger, async (request, { caller }) => {
+      const page = await listUserTokens(deps, caller, { userId: request.user_id, pageSize: request.page_size, pageToken: request.page_token });
       return {
         tokens: page.tokens.map((token) => ({
           token_id: token.id,

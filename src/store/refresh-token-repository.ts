@@ -1,3 +1,4 @@
+import { inOrgs } from "./session-repository.js";
 import type { Prisma } from "./database.js";
 import type { NewRefreshToken, RefreshTokenRecord, SessionPageCursor } from "./records.js";
 import type { VersionFloor } from "./session-repository.js";
@@ -55,7 +56,14 @@ export class RefreshTokenRepository {
   }
 
   /** A user's live refresh tokens, by their sessions newest first (keyset on the session). */
-  async listLive(userId: string, now: Date, floor: VersionFloor, after: SessionPageCursor | null, take: number): Promise<LiveTokenInfo[]> {
+  async listLive(
+    userId: string,
+    now: Date,
+    floor: VersionFloor,
+    after: SessionPageCursor | null,
+    take: number,
+    orgs?: readonly string[],
+  ): Promise<LiveTokenInfo[]> {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
     };
@@ -70,6 +78,7 @@ export class RefreshTokenRepository {
           expiresAt: { gt: now },
           tokenVersion: { gte: floor.tokenVersion },
           globalVersion: { gte: floor.globalVersion },
+          ...inOrgs(orgs),
           ...keyset,
         },
       },

@@ -56,4 +56,19 @@ describe("organisation-scoped callers", () => {
     expect(await denied(t.token("RevokeUserTokens", { user_id: "scoped-u3", reason: "password_changed" }, scoped))).toEqual(["PERMISSION_DENIED", "ORG_NOT_ALLOWED"]);
     expect(await stateOf(inB)).toBe("SESSION_STATE_ACTIVE");
   });
+
+  it("lists and revokes refresh tokens only of its organisations' sessions", async () => {
+    const inA = await sessionIn("scoped-u4", "org-a");
+    const inB = await sessionIn("scoped-u4", "org-b");
+    const scopedList = await t.token("ListUserTokens", { user_id: "scoped-u4" }, scoped);
+    expect(scopedList.tokens.map((token) => token.session_id)).toEqual([inA]);
+    const all = await t.token("ListUserTokens", { user_id: "scoped-u4" }, admin);
+    expect(all.tokens.map((token) => token.session_id).sort()).toEqual([inA, inB].sort());
+    const tokenOfB = all.tokens.find((token) => token.session_id === inB)?.token_id ?? "";
+    expect(await denied(t.token("RevokeToken", { token_id: tokenOfB, reason: "logout" }, scoped))).toEqual(["NOT_FOUND", "TOKEN_NOT_FOUND"]);
+    expect(await stateOf(inB)).toBe("SESSION_STATE_ACTIVE");
+    const tokenOfA = scopedList.tokens[0]?.token_id ?? "";
+    expect((await t.token("RevokeToken", { token_id: tokenOfA, reason: "logout" }, scoped)).session_id).toBe(inA);
+    expect(await stateOf(inA)).toBe("SESSION_STATE_REVOKED");
+  });
 });
