@@ -70,6 +70,8 @@ const envSchema = z.object({
   TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
   TLS_RELOAD_INTERVAL: duration("10s").refine((ms) => ms >= 100, "must be at least 100ms"),
   TRUSTED_PROXIES: z.string().default(""),
+  DB_HEALTH_INTERVAL: duration("2s").refine((ms) => ms >= 50, "must be at least 50ms"),
+  VERIFY_STALE_LIMIT: duration("5m"),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
 });
@@ -130,7 +132,11 @@ export interface Config {
     readonly heartbeatIntervalMs: number;
     /** First wait before re-opening a lost LISTEN connection (doubling, up to 30 s). */
     readonly listenRetryDelayMs: number;
+    /** How long after the cache stopped being current VerifyAccessToken may answer from it while the database is out of reach. */
+    readonly verifyStaleLimitMs: number;
   };
+  /** How often each replica pings its database for health and readiness. */
+  readonly databaseHealthIntervalMs: number;
   /** The key the `keys` commands present when they go through a running server's RPCs. */
   readonly cliApiKey: string | undefined;
   readonly callers: {
@@ -195,7 +201,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jwksMaxAgeMs: e.JWKS_MAX_AGE,
       refreshIntervalMs: e.KEY_REFRESH_INTERVAL,
     },
-    revocations: { eventRetentionMs: e.EVENT_RETENTION, heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL, listenRetryDelayMs: e.LISTEN_RETRY_DELAY },
+    revocations: {
+      eventRetentionMs: e.EVENT_RETENTION,
+      heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL,
+      listenRetryDelayMs: e.LISTEN_RETRY_DELAY,
+      verifyStaleLimitMs: e.VERIFY_STALE_LIMIT,
+    },
+    databaseHealthIntervalMs: e.DB_HEALTH_INTERVAL,
     cliApiKey: e.CLI_API_KEY,
     callers: { ...callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST), trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES) },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

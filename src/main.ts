@@ -12,7 +12,9 @@ import { revocationWindowMs } from "./domain/revocation-snapshot.js";
 import { KeyRing, prepareSigningKeys, type KeySettings } from "./domain/signing-keys.js";
 import { VerificationCache } from "./domain/verification-cache.js";
 import { TokenIssuer } from "./domain/token-issuer.js";
-import { bindGrpcServer, buildGrpcServer, SERVICE_NAMES } from "./grpc/server.js";
+import { healthStatuses, type Availability } from "./availability.js";
+import { bindGrpcServer, buildGrpcServer } from "./grpc/server.js";
+import { DatabaseWatch } from "./store/database-watch.js";
 import { WatchedTlsFiles } from "./grpc/tls-files.js";
 import { startSideServer } from "./http/side-server.js";
 import type { Logger } from "./logger.js";
@@ -105,6 +107,12 @@ export async function startService(config: Config, logger: Logger, options: Serv
       (error) => logger.warn({ err: error }, "revocation feed could not be read; verifying against the database until it can"),
       registry,
     );
+    const databaseWatch = new DatabaseWatch(store, config.databaseHealthIntervalMs);
+    databaseWatch.onChecked((reachable, changed) => {
+      if (!changed) return;
+      if (reachable) logger.info("database reachable again: every service SERVING");
+      else logger.warn("database unreachable: SessionService and TokenService NOT_SERVING; VerifyAccessToken answers from its cache for up to VERIFY_STALE_LIMIT");
+    });
     const deps: Dependencies = {
       store,
       clock,
@@ -116,6 +124,8 @@ export async function startService(config: Config, logger: Logger, options: Serv
       encryption,
       feed,
       verificationCache,
+      databaseWatch,
+      verifyStaleLimitMs: config.revocations.verifyStaleLimitMs,
       orgScopes: config.callers.orgScopes,
       heartbeatIntervalMs: config.revocations.heartbeatIntervalMs,
       eventRetentionMs: config.revocations.eventRetentionMs,
@@ -127,7 +137,9 @@ export async function startService(config: Config, logger: Logger, options: Serv
       logger.warn({ err: error }, "revocation LISTEN connection lost; verifying against the database until it is back"),
     );
     keyRing.startRefreshing(config.signingKeys.refreshIntervalMs, (error) => logger.warn({ err: error }, "signing keys could not be re-read; keeping the last view"));
+    databaseWatch.start();
     const stopBackground = async () => {
+      databaseWatch.stop();
       keyRing.stopRefreshing();
       verificationCache.stop();
       await feed.stop();
@@ -159,12 +171,18 @@ async function startServers(
   const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port, tlsFiles?.credentials());
   tlsFiles?.start();
   let serving = true;
+  const availability = (): Availability => ({
+    serving,
+    databaseReachable: deps.databaseWatch.reachable,
+    verificationUsable:
+      deps.keyRing.publicKeys().length > 0 && (deps.databaseWatch.reachable || deps.verificationCache.usableStale(deps.verifyStaleLimitMs)),
+  });
   const side = await startSideServer(
     {
       registry,
       jwks: () => ({ keys: deps.keyRing.publicKeys() }),
       jwksMaxAgeSeconds: Math.floor(config.signingKeys.jwksMaxAgeMs / 1000),
-      ready: async () => serving && (await deps.store.ping()),
+      health: () => healthStatuses(availability()),
     },
     config.http.host,
     config.http.port,
@@ -173,10 +191,12 @@ async function startServers(
     server.forceShutdown();
     throw error;
   });
-  const setHealth = (status: "SERVING" | "NOT_SERVING") => {
-    for (const name of ["", ...SERVICE_NAMES]) health.setStatus(name, status);
+  const applyHealth = () => {
+    for (const [name, status] of healthStatuses(availability())) health.setStatus(name, status);
   };
-  setHealth("SERVING");
+  applyHealth();
+  // Each ping re-applies: the cache's allowance for staleness runs out with time, not with events.
+  const stopApplyingHealth = deps.databaseWatch.onChecked(applyHealth);
   const sweep = setInterval(() => {
     enforceRetention(deps).then(
       (result) => logger.info(result, "retention sweep"),
@@ -184,13 +204,16 @@ async function startServers(
     );
   }, config.sessions.retentionSweepIntervalMs);
   sweep.unref();
-  logger.info({ grpc: `${config.grpc.host}:${grpcPort}`, tls: tlsFiles === undefined ? "off" : config.grpc.tls?.clientCaFile === undefined ? "on" : "mutual", http: `${config.http.host}:${side.port}` }, "serving");
+  // grpc then http, first: scripts (and the tests) read the ports from this line.
+  const tls = tlsFiles === undefined ? "off" : config.grpc.tls?.clientCaFile === undefined ? "on" : "mutual";
+  logger.info({ grpc: `${config.grpc.host}:${grpcPort}`, http: `${config.http.host}:${side.port}`, tls }, "serving");
 
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       serving = false;
-      setHealth("NOT_SERVING");
+      stopApplyingHealth();
+      applyHealth();
       clearInterval(sweep);
       tlsFiles?.stop();
       // Give load balancers and mesh sidecars time to see NOT_SERVING.

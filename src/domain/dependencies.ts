@@ -1,5 +1,6 @@
 import type { OrgScopes } from "../config.js";
 import type { KeyEncryption } from "../crypto/key-encryption.js";
+import type { DatabaseWatch } from "../store/database-watch.js";
 import type { Store } from "../store/store.js";
 import type { Clock } from "./context.js";
 import type { LifetimeSettings } from "./lifetimes.js";
@@ -39,6 +40,9 @@ export interface Dependencies {
   /** Wakes feed readers when events may have committed (LISTEN/NOTIFY). */
   readonly feed: FeedSignal;
   readonly verificationCache: VerificationCache;
+  readonly databaseWatch: DatabaseWatch;
+  /** How long after the cache stopped being current it may still answer while the database is out of reach; 0: never. */
+  readonly verifyStaleLimitMs: number;
   readonly orgScopes: OrgScopes;
   readonly heartbeatIntervalMs: number;
   readonly eventRetentionMs: number;

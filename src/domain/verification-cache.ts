@@ -22,6 +22,8 @@ export class VerificationCache {
   private readonly state: RevocationState;
   private cursor: FeedCursor | undefined;
   private caughtUp = false;
+  /** The last moment the cache was known current; how stale it may be once it is not. */
+  private lastCurrentAt: number | undefined;
   private reading = false;
   private readAgain = false;
   private stopped = false;
@@ -40,7 +42,7 @@ export class VerificationCache {
     this.state = new RevocationState(windowMs);
     this.lookups = new Counter({
       name: "session_authority_verification_cache_lookups_total",
-      help: "VerifyAccessToken revocation checks: answered from the cache (hit) or sent to the database because the cache was not current (miss)",
+      help: "VerifyAccessToken revocation checks: answered from the cache (hit), sent to the database because the cache was not current (miss), or answered from a recently current cache while the database was out of reach (stale)",
       labelNames: ["result"],
       registers: [registry],
     });
@@ -69,9 +71,7 @@ export class VerificationCache {
     this.cursor = snapshot.cursor;
     this.unsubscribe.push(
       this.signal.on("wake", () => this.catchUp()),
-      this.signal.on("lost", () => {
-        this.caughtUp = false;
-      }),
+      this.signal.on("lost", () => this.noLongerCurrent()),
     );
     this.pruneTimer = setInterval(() => this.state.prune(this.clock.now().getTime()), PRUNE_EVERY_MS);
     this.pruneTimer.unref();
@@ -99,7 +99,31 @@ export class VerificationCache {
   check(token: TokenFacts): RevocationVerdict | "unknown" {
     const current = this.current;
     this.lookups.inc({ result: current ? "hit" : "miss" });
-    return current ? this.state.check(token) : "unknown";
+    if (!current) return "unknown";
+    this.lastCurrentAt = this.clock.now().getTime();
+    return this.state.check(token);
+  }
+
+  /**
+   * Whether the cache stopped being current at most `limitMs` ago. While the
+   * database is out of reach nobody can revoke through it, so the last view
+   * is the truth for everyone who shares that database; the limit bounds how
+   * long a replica cut off alone (a partition) may miss others' revocations.
+   */
+  usableStale(limitMs: number): boolean {
+    if (this.current) return true;
+    return this.lastCurrentAt !== undefined && this.clock.now().getTime() - this.lastCurrentAt <= limitMs;
+  }
+
+  /** The cache's answer regardless of currency; only after usableStale said so. */
+  checkStale(token: TokenFacts): RevocationVerdict {
+    this.lookups.inc({ result: "stale" });
+    return this.state.check(token);
+  }
+
+  private noLongerCurrent(): void {
+    if (this.caughtUp) this.lastCurrentAt = this.clock.now().getTime();
+    this.caughtUp = false;
   }
 
   private catchUp(): void {
@@ -130,9 +154,12 @@ export class VerificationCache {
         if (page.heldBack) setTimeout(() => this.catchUp(), HELD_BACK_RETRY_MS).unref();
         if (!page.full) break;
       }
-      if (listeningAtStart && this.signal.listening) this.caughtUp = true;
+      if (listeningAtStart && this.signal.listening) {
+        this.caughtUp = true;
+        this.lastCurrentAt = this.clock.now().getTime();
+      }
     } catch (error) {
-      this.caughtUp = false;
+      this.noLongerCurrent();
       this.onError(error);
     }
   }

@@ -1,4 +1,7 @@
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import type { RevocationVerdict } from "../../clients/ts/src/revocation-state.js";
+import { DatabaseUnavailableError } from "../store/errors.js";
+import type { VerificationState } from "../store/verification-repository.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
 
@@ -77,6 +80,11 @@ const revokedMessages = {
 
 const revoked = (reason: keyof typeof revokedMessages) => new DomainError(reason, revokedMessages[reason]);
 
+function answer(verdict: RevocationVerdict, payload: VerifiedAccessToken["payload"], sessionId: string): VerifiedAccessToken {
+  if (verdict !== undefined) throw revoked(verdict);
+  return { payload, sessionId };
+}
+
 /**
  * Signature, expiry, issuer and audience first, then revocation: the session
  * still live, both versions current, the key not revoked. Revocation comes
@@ -92,12 +100,20 @@ export async function verifyAccessToken(deps: Dependencies, accessToken: string)
   const globalVersion = BigInt(typeof payload["gv"] === "number" ? payload["gv"] : -1);
   // Tokens never outlive their session, so a valid signature and `exp` leave
   // only revocation to check: from the cache when it is current.
-  const cached = deps.verificationCache.check({ sessionId, userId: payload.sub ?? "", tokenVersion, globalVersion, keyId: kid });
-  if (cached !== "unknown") {
-    if (cached !== undefined) throw revoked(cached);
-    return { payload, sessionId };
+  const facts = { sessionId, userId: payload.sub ?? "", tokenVersion, globalVersion, keyId: kid };
+  const cached = deps.verificationCache.check(facts);
+  if (cached !== "unknown") return answer(cached, payload, sessionId);
+  // The database is known to be gone: the last view answers at once, within its limit.
+  const staleUsable = () => deps.verificationCache.usableStale(deps.verifyStaleLimitMs);
+  if (!deps.databaseWatch.reachable && staleUsable()) return answer(deps.verificationCache.checkStale(facts), payload, sessionId);
+  let state: VerificationState | null;
+  try {
+    state = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ verification }) => verification.stateOf(sessionId, kid)) : null;
+  } catch (error) {
+    if (!(error instanceof DatabaseUnavailableError) || !staleUsable()) throw error;
+    void deps.databaseWatch.check();
+    return answer(deps.verificationCache.checkStale(facts), payload, sessionId);
   }
-  const state = /^[0-9a-f-]{36}$/.test(sessionId) ? await deps.store.read(({ verification }) => verification.stateOf(sessionId, kid)) : null;
   if (state === null) throw new DomainError("TOKEN_REVOKED", "the access token's session no longer exists");
   if (state.keyRevokedAt !== null) throw revoked("TOKEN_KEY_REVOKED");
   // A token that passes both floors was issued after any bump, so the

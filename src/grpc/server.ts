@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import type { Registry } from "prom-client";
+import { HEALTH_NAMES } from "../availability.js";
 import type { Dependencies } from "../domain/dependencies.js";
 import type { Logger } from "../logger.js";
 import { callLoggingInterceptor } from "./interceptors/call-logging.js";
@@ -13,8 +14,6 @@ import { reflectionPackageDefinition, services } from "./proto.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import { RevocationStreams } from "./revocation-streams.js";
 import { tokenServiceHandlers } from "./token-service.js";
-
-export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService"] as const;
 
 // Bounds the transport enforces before any handler runs.
 const MAX_MESSAGE_BYTES = 64 * 1024;
@@ -46,7 +45,7 @@ export function buildGrpcServer(
   server.addService(withTolerantDecoding(v1.SessionService.service), sessionServiceHandlers(deps, logger));
   const revocationStreams = new RevocationStreams(deps, logger);
   server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy, revocationStreams));
-  const health = new HealthImplementation({ "": "NOT_SERVING", ...Object.fromEntries(SERVICE_NAMES.map((name) => [name, "NOT_SERVING"])) });
+  const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((name) => [name, "NOT_SERVING"])));
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);
   return { server, health, revocationStreams };

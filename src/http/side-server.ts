@@ -1,14 +1,36 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import type { ServingStatus } from "../availability.js";
 
 export interface SideServerHandlers {
   readonly registry: Registry;
   /** Public keys as a JWK Set document. */
   jwks(): object;
   readonly jwksMaxAgeSeconds: number;
-  /** Ready to take traffic: serving and the database answers. */
-  ready(): Promise<boolean>;
+  /** Health by name, as gRPC health reports it. */
+  health(): ReadonlyMap<string, ServingStatus>;
+}
+
+type Send = (status: number, type: string, body: string) => void;
+
+/**
+ * Ready while the replica is useful: serving, and either the database or
+ * verification works. Without the database it stays ready (degraded), so a
+ * load balancer keeps sending it verification and JWKS traffic; a probe
+ * that needs a whole service asks for it with `?service=`.
+ */
+function readiness(health: ReadonlyMap<string, ServingStatus>, service: string | null, send: Send): void {
+  const services = Object.fromEntries([...health].filter(([name]) => name !== ""));
+  if (service !== null) {
+    const status = health.get(service);
+    if (status === undefined) return send(404, "application/json", `${JSON.stringify({ error: "unknown service", services: Object.keys(services) })}\n`);
+    return send(status === "SERVING" ? 200 : 503, "application/json", `${JSON.stringify({ service, status })}\n`);
+  }
+  const all = [...health.values()].every((status) => status === "SERVING");
+  const useful = health.get("") === "SERVING" && Object.values(services).some((status) => status === "SERVING");
+  const status = all ? "ready" : useful ? "degraded" : "not_ready";
+  send(useful ? 200 : 503, "application/json", `${JSON.stringify({ status, services })}\n`);
 }
 
 /**
@@ -18,7 +40,8 @@ export interface SideServerHandlers {
  */
 export function startSideServer(handlers: SideServerHandlers, host: string, port: number): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
-    const path = (request.url ?? "/").split("?")[0];
+    const url = new URL(request.url ?? "/", "http://side-port");
+    const path = url.pathname;
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { "content-type": type, ...headers }).end(request.method === "HEAD" ? undefined : body);
     };
@@ -27,11 +50,7 @@ export function startSideServer(handlers: SideServerHandlers, host: string, port
       case "/healthz":
         return send(200, "text/plain", "ok\n");
       case "/readyz":
-        handlers.ready().then(
-          (ready) => send(ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n"),
-          () => send(503, "text/plain", "not ready\n"),
-        );
-        return;
+        return readiness(handlers.health(), url.searchParams.get("service"), send);
       case "/metrics":
         handlers.registry.metrics().then(
           (text) => send(200, handlers.registry.contentType, text),
