@@ -32,6 +32,7 @@ export const errorCodes = [
   "NOT_IMPLEMENTED",
   "SHUTTING_DOWN",
   "RATE_LIMITED",
+  "DEADLINE_EXCEEDED",
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -39,6 +39,7 @@ export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
   NOT_IMPLEMENTED: grpc.status.UNIMPLEMENTED,
   SHUTTING_DOWN: grpc.status.UNAVAILABLE,
   RATE_LIMITED: grpc.status.RESOURCE_EXHAUSTED,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
 };
 
 

@@ -2,7 +2,8 @@ import type * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../domain/context.js";
 import { DomainError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
-import { DatabaseUnavailableError } from "../store/errors.js";
+import { withCallDeadline } from "../store/call-deadline.js";
+import { DatabaseUnavailableError, DeadlineExceededError } from "../store/errors.js";
 import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
 import { isMalformed, malformedRequestError } from "./malformed-request.js";
 import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
@@ -23,7 +24,9 @@ export function unary<Request, Response>(
 ): grpc.handleUnaryCall<Request, Response> {
   return (call, callback) => {
     const context: CallContext = { caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") } };
-    const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : handler(call.request, context);
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+    const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : withCallDeadline(deadlineMs, () => handler(call.request, context));
     run.then(
       (response) => callback(null, response),
       (error: unknown) => callback(toErrorStatus(error, logger, call.getPath())),
@@ -36,6 +39,10 @@ export function toErrorStatus(error: unknown, logger: Logger, method: string): E
     // The cause is for operators (e.g. a token presented by the wrong caller); never sent.
     if (error.cause !== undefined) logger.warn({ method, code: error.code, cause: String(error.cause) }, "refused");
     return errorStatus(statusForCode[error.code], error.code, error.message, { ...error.metadata });
+  }
+  if (error instanceof DeadlineExceededError) {
+    logger.info({ method }, "deadline passed; the work was rolled back");
+    return errorStatus(statusForCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "the call's deadline passed before its work committed; nothing was changed");
   }
   if (error instanceof DatabaseUnavailableError) {
     logger.warn({ method, err: error.cause ?? error }, "database unavailable");

@@ -1,4 +1,5 @@
-import { DatabaseUnavailableError } from "./errors.js";
+import { remainingMs } from "./call-deadline.js";
+import { DatabaseUnavailableError, DeadlineExceededError } from "./errors.js";
 import type { Prisma } from "./database.js";
 
 // Every transaction of the service runs through here, so retry and error
@@ -8,15 +9,39 @@ export type TransactionClient = Parameters<Parameters<Prisma["$transaction"]>[0]
 
 const MAX_ATTEMPTS = 4;
 
+/**
+ * Raw because Prisma has no setting for it: `statement_timeout` for this
+ * transaction only (set_config's `true`), so a statement waiting on a lock
+ * is cancelled by the database itself when the caller's deadline passes,
+ * and the transaction rolls back instead of committing after the caller left.
+ */
+async function limitStatements(tx: TransactionClient, remaining: number): Promise<void> {
+  await tx.$queryRaw`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.ceil(remaining)))}, true)`;
+}
+
 export async function inTransaction<T>(
   prisma: Prisma,
   work: (tx: TransactionClient) => Promise<T>,
   isolationLevel?: "RepeatableRead",
 ): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
+    const remaining = remainingMs();
+    if (remaining <= 0) throw new DeadlineExceededError("the call's deadline passed before its transaction began");
     try {
-      return await prisma.$transaction(work, { maxWait: 5_000, timeout: 15_000, ...(isolationLevel === undefined ? {} : { isolationLevel }) });
+      return await prisma.$transaction(
+        async (tx) => {
+          if (Number.isFinite(remaining)) await limitStatements(tx, remaining);
+          return work(tx);
+        },
+        {
+          maxWait: Math.min(5_000, remaining),
+          timeout: Math.min(15_000, remaining),
+          ...(isolationLevel === undefined ? {} : { isolationLevel }),
+        },
+      );
     } catch (error) {
+      // Past the deadline, whatever failed was rolled back and the caller has gone: say so, do not retry.
+      if (remainingMs() <= 0) throw new DeadlineExceededError("the call's deadline passed; its transaction was rolled back", { cause: error });
       const kind = classifyDatabaseError(error);
       // Serialization failures and deadlocks are the database asking us to try
       // again; the work function is pure apart from its queries, so it can be re-run.
