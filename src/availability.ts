@@ -17,7 +17,8 @@ export type ServingStatus = "SERVING" | "NOT_SERVING";
 export interface Availability {
   /** Started and not shutting down. */
   readonly serving: boolean;
-  readonly databaseReachable: boolean;
+  /** Reachable and taking writes. */
+  readonly databaseWritable: boolean;
   /** VerifyAccessToken can answer: from a current (or recently current) cache, or from the database. */
   readonly verificationUsable: boolean;
 }
@@ -27,8 +28,8 @@ export function healthStatuses(availability: Availability): ReadonlyMap<string, 
   return new Map([
     // The server as a whole: what probes of "" see; never the database's state.
     ["", status(true)],
-    ["sessionauthority.v1.SessionService", status(availability.databaseReachable)],
-    ["sessionauthority.v1.TokenService", status(availability.databaseReachable)],
+    ["sessionauthority.v1.SessionService", status(availability.databaseWritable)],
+    ["sessionauthority.v1.TokenService", status(availability.databaseWritable)],
     [VERIFICATION_HEALTH_NAME, status(availability.verificationUsable)],
   ]);
 }

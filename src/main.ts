@@ -108,9 +108,10 @@ export async function startService(config: Config, logger: Logger, options: Serv
       registry,
     );
     const databaseWatch = new DatabaseWatch(store, config.databaseHealthIntervalMs);
-    databaseWatch.onChecked((reachable, changed) => {
+    databaseWatch.onChecked((state, changed) => {
       if (!changed) return;
-      if (reachable) logger.info("database reachable again: every service SERVING");
+      if (state === "writable") logger.info("database writable again: every service SERVING");
+      else if (state === "read_only") logger.warn("database refuses writes (read-only): SessionService and TokenService NOT_SERVING");
       else logger.warn("database unreachable: SessionService and TokenService NOT_SERVING; VerifyAccessToken answers from its cache for up to VERIFY_STALE_LIMIT");
     });
     const deps: Dependencies = {
@@ -173,7 +174,7 @@ async function startServers(
   let serving = true;
   const availability = (): Availability => ({
     serving,
-    databaseReachable: deps.databaseWatch.reachable,
+    databaseWritable: deps.databaseWatch.writable,
     verificationUsable:
       deps.keyRing.publicKeys().length > 0 && (deps.databaseWatch.reachable || deps.verificationCache.usableStale(deps.verifyStaleLimitMs)),
   });

@@ -1,4 +1,4 @@
-import type { Store } from "./store.js";
+import type { DatabaseState, Store } from "./store.js";
 
 /**
  * Whether this replica reaches its database, from a ping every interval:
@@ -6,24 +6,30 @@ import type { Store } from "./store.js";
  * from its cache at once instead of waiting on a database that is gone.
  */
 export class DatabaseWatch {
-  private up = true;
+  private state: DatabaseState = "writable";
   private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<boolean> | undefined;
-  private readonly listeners = new Set<(reachable: boolean, changed: boolean) => void>();
+  private checking: Promise<DatabaseState> | undefined;
+  private readonly listeners = new Set<(state: DatabaseState, changed: boolean) => void>();
 
   constructor(
     private readonly store: Store,
     private readonly intervalMs: number,
   ) {}
 
-  /** Called after every ping; `changed` when reachability flipped. */
-  onChecked(listener: (reachable: boolean, changed: boolean) => void): () => void {
+  /** Called after every ping; `changed` when the state changed. */
+  onChecked(listener: (state: DatabaseState, changed: boolean) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
+  /** Answers queries (verification can read it). */
   get reachable(): boolean {
-    return this.up;
+    return this.state !== "down";
+  }
+
+  /** Takes writes: what every RPC but verification needs. */
+  get writable(): boolean {
+    return this.state === "writable";
   }
 
   start(): void {
@@ -37,23 +43,23 @@ export class DatabaseWatch {
   }
 
   /** Pings now (one ping at a time); a ping that does not answer within the interval counts as down. */
-  check(): Promise<boolean> {
+  check(): Promise<DatabaseState> {
     this.checking ??= this.ping().finally(() => {
       this.checking = undefined;
     });
     return this.checking;
   }
 
-  private async ping(): Promise<boolean> {
+  private async ping(): Promise<DatabaseState> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(this.intervalMs, 1_000));
+    const timeout = new Promise<DatabaseState>((resolve) => {
+      timer = setTimeout(() => resolve("down"), Math.max(this.intervalMs, 1_000));
     });
-    const reachable = await Promise.race([this.store.ping(), timeout]);
+    const state = await Promise.race([this.store.probe(), timeout]);
     clearTimeout(timer);
-    const changed = reachable !== this.up;
-    this.up = reachable;
-    for (const listener of this.listeners) listener(reachable, changed);
-    return reachable;
+    const changed = state !== this.state;
+    this.state = state;
+    for (const listener of this.listeners) listener(state, changed);
+    return state;
   }
 }

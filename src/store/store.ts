@@ -34,6 +34,8 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient, recorde
   };
 }
 
+export type DatabaseState = "writable" | "read_only" | "down";
+
 /** The domain's only door to the database. */
 export class Store {
   private readonly direct: Repositories;
@@ -75,13 +77,17 @@ export class Store {
     }
   }
 
-  /** Cheap liveness probe of the database, for readiness. */
-  async ping(): Promise<boolean> {
+  /**
+   * Cheap probe of the database, for health: down, up but refusing writes
+   * (default_transaction_read_only, or a standby after a failover), or
+   * writable. Raw because it asks for a setting, not a table.
+   */
+  async probe(): Promise<DatabaseState> {
     try {
-      await this.database.prisma.$queryRaw`SELECT 1`;
-      return true;
+      const [row] = await this.database.prisma.$queryRaw<{ read_only: string }[]>`SELECT current_setting('transaction_read_only') AS read_only`;
+      return row?.read_only === "on" ? "read_only" : "writable";
     } catch {
-      return false;
+      return "down";
     }
   }
 }

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure } from "../support/clients.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "../support/embedded-postgres.js";
@@ -62,11 +63,11 @@ describe("losing the database", () => {
 
     // What needs the database says so, retryably.
     for (const call of [
-      t.session("CreateSession", { user_id: "outage-new" }),
-      t.token("RefreshTokens", { refresh_token: kept.tokens?.refresh_token ?? "" }),
-      t.session("RevokeSession", { session_id: kept.session?.session_id ?? "", reason: "logout" }),
+      () => t.session("CreateSession", { user_id: "outage-new" }),
+      () => t.token("RefreshTokens", { refresh_token: kept.tokens?.refresh_token ?? "" }),
+      () => t.session("RevokeSession", { session_id: kept.session?.session_id ?? "", reason: "logout" }),
     ]) {
-      const refused = await failure(call);
+      const refused = await failure(call());
       expect([refused.codeName, refused.errorInfo?.reason]).toEqual(["UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
     }
 
@@ -93,5 +94,53 @@ describe("losing the database", () => {
     );
     expect(counts).toEqual({ sessions: 2, live_tokens: 1, revoked: 1 });
     expect(t.logLines.some((line) => line.includes("database unreachable"))).toBe(true);
+  });
+
+  /** Turns the whole server read-only (or back) as an operator or a full disk's emergency setting would. */
+  async function setReadOnly(on: boolean): Promise<void> {
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    try {
+      await admin.query("SET default_transaction_read_only = off");
+      await admin.query(on ? "ALTER SYSTEM SET default_transaction_read_only = on" : "ALTER SYSTEM RESET default_transaction_read_only");
+      await admin.query("SELECT pg_reload_conf()");
+    } finally {
+      await admin.end();
+    }
+  }
+
+  it("answers UNAVAILABLE for writes while the database is read-only, writes nothing half-way, and verifies meanwhile", { timeout: 60_000 }, async () => {
+    const created = await t.session("CreateSession", { user_id: "read-only-user" });
+    const sessionId = created.session?.session_id ?? "";
+    const [before] = await query<{ sessions: number; tokens: number; events: number }>(
+      postgres.url,
+      "SELECT (SELECT count(*)::int FROM sessions) AS sessions, (SELECT count(*)::int FROM refresh_tokens) AS tokens, (SELECT count(*)::int FROM revocation_events) AS events",
+    );
+    await setReadOnly(true);
+    try {
+      await waitUntil(async () => (await healthCheck(t.service.grpcPort, "sessionauthority.v1.TokenService")) === "NOT_SERVING", 15_000);
+      expect(await healthCheck(t.service.grpcPort, VERIFY)).toBe("SERVING");
+      for (const call of [
+        () => t.session("CreateSession", { user_id: "read-only-user" }),
+        () => t.token("RefreshTokens", { refresh_token: created.tokens?.refresh_token ?? "" }),
+        () => t.session("RevokeSession", { session_id: sessionId, reason: "logout" }),
+        () => t.token("RevokeUserTokens", { user_id: "read-only-user", reason: "password_changed" }),
+      ]) {
+        const refused = await failure(call());
+        expect([refused.codeName, refused.errorInfo?.reason]).toEqual(["UNAVAILABLE", "DATABASE_UNAVAILABLE"]);
+      }
+      expect((await t.token("VerifyAccessToken", { access_token: created.tokens?.access_token ?? "" })).claims?.session_id).toBe(sessionId);
+      expect((await t.session("GetSession", { session_id: sessionId })).session?.state).toBe("SESSION_STATE_ACTIVE");
+    } finally {
+      await setReadOnly(false);
+    }
+    await waitUntil(async () => (await healthCheck(t.service.grpcPort, "sessionauthority.v1.TokenService")) === "SERVING", 15_000);
+    const [after] = await query<{ sessions: number; tokens: number; events: number }>(
+      postgres.url,
+      "SELECT (SELECT count(*)::int FROM sessions) AS sessions, (SELECT count(*)::int FROM refresh_tokens) AS tokens, (SELECT count(*)::int FROM revocation_events) AS events",
+    );
+    expect(after).toEqual(before);
+    // The refused refresh left the token as it was: it rotates now as a first rotation.
+    expect((await t.token("RefreshTokens", { refresh_token: created.tokens?.refresh_token ?? "" })).session?.state).toBe("SESSION_STATE_ACTIVE");
   });
 });
