@@ -24,6 +24,7 @@ execFileSync(
     "--importFileExtension=.js",
     "sessionauthority/v1/session_service.proto",
     "sessionauthority/v1/token_service.proto",
+    "sessionauthority/v1/audit_service.proto",
     "sessionauthority/v1/error_reason.proto",
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",

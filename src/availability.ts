@@ -5,7 +5,7 @@
  * the JWKS; and it never touches liveness, so a database blip does not make
  * an orchestrator restart every replica.
  */
-export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService"] as const;
+export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService", "sessionauthority.v1.AuditService"] as const;
 
 /** The health name of VerifyAccessToken (and the JWKS), which outlive a database outage for a while. */
 export const VERIFICATION_HEALTH_NAME = "sessionauthority.v1.TokenService/VerifyAccessToken";
@@ -17,6 +17,8 @@ export type ServingStatus = "SERVING" | "NOT_SERVING";
 export interface Availability {
   /** Started and not shutting down. */
   readonly serving: boolean;
+  /** Answers queries. */
+  readonly databaseReachable: boolean;
   /** Reachable and taking writes. */
   readonly databaseWritable: boolean;
   /** VerifyAccessToken can answer: from a current (or recently current) cache, or from the database. */
@@ -30,6 +32,8 @@ export function healthStatuses(availability: Availability): ReadonlyMap<string, 
     ["", status(true)],
     ["sessionauthority.v1.SessionService", status(availability.databaseWritable)],
     ["sessionauthority.v1.TokenService", status(availability.databaseWritable)],
+    // Reading the audit log needs the database, not writes.
+    ["sessionauthority.v1.AuditService", status(availability.databaseReachable)],
     [VERIFICATION_HEALTH_NAME, status(availability.verificationUsable)],
   ]);
 }

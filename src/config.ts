@@ -70,6 +70,7 @@ const envSchema = z.object({
   TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
   TLS_RELOAD_INTERVAL: duration("10s").refine((ms) => ms >= 100, "must be at least 100ms"),
   TRUSTED_PROXIES: z.string().default(""),
+  AUDIT_RETENTION: duration("365d"),
   DB_HEALTH_INTERVAL: duration("2s").refine((ms) => ms >= 50, "must be at least 50ms"),
   VERIFY_STALE_LIMIT: duration("5m"),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
@@ -135,6 +136,8 @@ export interface Config {
     /** How long after the cache stopped being current VerifyAccessToken may answer from it while the database is out of reach. */
     readonly verifyStaleLimitMs: number;
   };
+  /** How long audit entries are kept, whatever happens to what they describe. */
+  readonly auditRetentionMs: number;
   /** How often each replica pings its database for health and readiness. */
   readonly databaseHealthIntervalMs: number;
   /** The key the `keys` commands present when they go through a running server's RPCs. */
@@ -208,6 +211,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       verifyStaleLimitMs: e.VERIFY_STALE_LIMIT,
     },
     databaseHealthIntervalMs: e.DB_HEALTH_INTERVAL,
+    auditRetentionMs: e.AUDIT_RETENTION,
     cliApiKey: e.CLI_API_KEY,
     callers: { ...callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST), trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES) },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },

@@ -87,7 +87,7 @@ export async function runKeysCommand(args: readonly string[], config: Config, lo
     } else if (action === "revoke") {
       reportRevocation(await revokeSigningKey(deps, caller, { kid: kid!, reason: values.reason, bumpGlobalVersion: values["revoke-all-tokens"] }));
     } else {
-      const counts = await rewrapSecrets(store, encryption);
+      const counts = await rewrapSecrets(store, encryption, caller);
       print(values.json ? JSON.stringify({ kekId: encryption.currentKekId, ...counts }) : `re-wrapped ${counts.signingKeys} signing key(s) and ${counts.secrets} secret(s) under KEK ${encryption.currentKekId}`);
     }
     return 0;

@@ -7,6 +7,7 @@ import type { Dependencies } from "./domain/dependencies.js";
 import { enforceRetention } from "./domain/enforce-retention.js";
 import { openKeyEncryption } from "./crypto/kek-files.js";
 import { loadServiceSecret } from "./domain/service-secrets.js";
+import { DenialAudit } from "./domain/denial-audit.js";
 import { FeedSignal } from "./domain/revocation-feed.js";
 import { revocationWindowMs } from "./domain/revocation-snapshot.js";
 import { KeyRing, prepareSigningKeys, type KeySettings } from "./domain/signing-keys.js";
@@ -25,13 +26,15 @@ import { Store } from "./store/store.js";
 // The composition root: configuration → store → domain → servers.
 
 const GRACE_KEY_NAME = "refresh_grace_hmac";
+// Refused calls reach the audit log within this; identical ones in between are counted in one entry.
+const DENIAL_FLUSH_INTERVAL_MS = 1_000;
 
 export interface RunningService {
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly database: Database;
   /** Runs the retention job now (it also runs on its interval). */
-  enforceRetention(): Promise<{ erased: number; deleted: number; events: number }>;
+  enforceRetention(): Promise<{ erased: number; deleted: number; events: number; audit: number }>;
   /** Health NOT_SERVING, drain in-flight calls within the deadline, release everything. */
   shutdown(): Promise<void>;
 }
@@ -114,6 +117,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
       else if (state === "read_only") logger.warn("database refuses writes (read-only): SessionService and TokenService NOT_SERVING");
       else logger.warn("database unreachable: SessionService and TokenService NOT_SERVING; VerifyAccessToken answers from its cache for up to VERIFY_STALE_LIMIT");
     });
+    const denialAudit = new DenialAudit(store, DENIAL_FLUSH_INTERVAL_MS, (error) => logger.warn({ err: error }, "refused calls could not be written to the audit log; retrying"), registry);
     const deps: Dependencies = {
       store,
       clock,
@@ -126,6 +130,8 @@ export async function startService(config: Config, logger: Logger, options: Serv
       feed,
       verificationCache,
       databaseWatch,
+      denialAudit,
+      auditRetentionMs: config.auditRetentionMs,
       verifyStaleLimitMs: config.revocations.verifyStaleLimitMs,
       orgScopes: config.callers.orgScopes,
       heartbeatIntervalMs: config.revocations.heartbeatIntervalMs,
@@ -139,8 +145,10 @@ export async function startService(config: Config, logger: Logger, options: Serv
     );
     keyRing.startRefreshing(config.signingKeys.refreshIntervalMs, (error) => logger.warn({ err: error }, "signing keys could not be re-read; keeping the last view"));
     databaseWatch.start();
+    denialAudit.start();
     const stopBackground = async () => {
       databaseWatch.stop();
+      await denialAudit.stop();
       keyRing.stopRefreshing();
       verificationCache.stop();
       await feed.stop();
@@ -174,6 +182,7 @@ async function startServers(
   let serving = true;
   const availability = (): Availability => ({
     serving,
+    databaseReachable: deps.databaseWatch.reachable,
     databaseWritable: deps.databaseWatch.writable,
     verificationUsable:
       deps.keyRing.publicKeys().length > 0 && (deps.databaseWatch.reachable || deps.verificationCache.usableStale(deps.verifyStaleLimitMs)),

@@ -4,6 +4,7 @@ import type { DatabaseWatch } from "../store/database-watch.js";
 import type { Store } from "../store/store.js";
 import type { Clock } from "./context.js";
 import type { LifetimeSettings } from "./lifetimes.js";
+import type { DenialAudit } from "./denial-audit.js";
 import type { FeedSignal } from "./revocation-feed.js";
 import type { KeyRing, KeySettings } from "./signing-keys.js";
 import type { VerificationCache } from "./verification-cache.js";
@@ -41,6 +42,10 @@ export interface Dependencies {
   readonly feed: FeedSignal;
   readonly verificationCache: VerificationCache;
   readonly databaseWatch: DatabaseWatch;
+  /** Refused calls on their way to the audit log. */
+  readonly denialAudit: DenialAudit;
+  /** How long audit entries are kept. */
+  readonly auditRetentionMs: number;
   /** How long after the cache stopped being current it may still answer while the database is out of reach; 0: never. */
   readonly verifyStaleLimitMs: number;
   readonly orgScopes: OrgScopes;

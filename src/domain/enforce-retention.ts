@@ -5,13 +5,25 @@ import type { Dependencies } from "./dependencies.js";
  * Personal data (IP addresses, user agents) is kept only as long as the
  * configured retention; idempotency keys only as long as a retry can come.
  */
-export async function enforceRetention(deps: Dependencies): Promise<{ erased: number; deleted: number; events: number }> {
+export async function enforceRetention(deps: Dependencies): Promise<{ erased: number; deleted: number; events: number; audit: number }> {
   const now = deps.clock.now();
   const erased = await deps.store.read(({ sessions }) =>
     sessions.eraseClientInfo(new Date(now.getTime() - deps.settings.clientInfoRetentionMs), now),
   );
   await deps.store.read(({ sessions }) => sessions.forgetIdempotencyKeys(new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS)));
-  return { erased, deleted: await deleteEndedSessions(deps), events: await pruneEvents(deps) };
+  return { erased, deleted: await deleteEndedSessions(deps), events: await pruneEvents(deps), audit: await pruneAudit(deps) };
+}
+
+/** The audit log has its own retention, usually far longer than the sessions and events it describes. */
+async function pruneAudit(deps: Dependencies): Promise<number> {
+  const before = new Date(deps.clock.now().getTime() - deps.auditRetentionMs);
+  let pruned = 0;
+  for (let batch = 0; batch < 100; batch += 1) {
+    const count = await deps.store.read(({ audit }) => audit.prune(before, DELETE_BATCH));
+    pruned += count;
+    if (count < DELETE_BATCH) break;
+  }
+  return pruned;
 }
 
 /** Events older than their retention go; watchers behind them must resync from a snapshot. */

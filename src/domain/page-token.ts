@@ -23,19 +23,37 @@ export function encodePageToken(query: string, cursor: SessionPageCursor): strin
   return Buffer.from(JSON.stringify(body)).toString("base64url");
 }
 
-export function decodePageToken(query: string, token: string): SessionPageCursor {
-  const invalid = new DomainError("INVALID_PAGE_TOKEN", "page_token was not issued for this listing", {
+const invalidPageToken = () =>
+  new DomainError("INVALID_PAGE_TOKEN", "page_token was not issued for this listing", {
     metadata: { field: "page_token" },
   });
-  if (token.length > 512) throw invalid;
+
+function parseTokenBody(token: string): Partial<Record<keyof PageTokenBody, unknown>> {
+  if (token.length > 512) throw invalidPageToken();
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
   } catch {
-    throw invalid;
+    throw invalidPageToken();
   }
-  if (typeof body !== "object" || body === null) throw invalid;
-  const { q, t, i } = body as Partial<Record<keyof PageTokenBody, unknown>>;
+  if (typeof body !== "object" || body === null) throw invalidPageToken();
+  return body as Partial<Record<keyof PageTokenBody, unknown>>;
+}
+
+/** For listings ordered by a numeric id alone (the audit log): the last id returned. */
+export function encodeIdPageToken(query: string, id: bigint): string {
+  return Buffer.from(JSON.stringify({ q: query, i: id.toString() })).toString("base64url");
+}
+
+export function decodeIdPageToken(query: string, token: string): bigint {
+  const { q, i } = parseTokenBody(token);
+  if (q !== query || typeof i !== "string" || !/^[1-9]\d{0,17}$/.test(i)) throw invalidPageToken();
+  return BigInt(i);
+}
+
+export function decodePageToken(query: string, token: string): SessionPageCursor {
+  const invalid = invalidPageToken();
+  const { q, t, i } = parseTokenBody(token);
   if (q !== query || typeof t !== "string" || typeof i !== "string") throw invalid;
   const createdAt = new Date(t);
   const year = createdAt.getUTCFullYear();

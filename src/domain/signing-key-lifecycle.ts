@@ -142,7 +142,7 @@ export async function revokeSigningKey(
  * KEK (after KEK_FILE changed, with the old one in KEK_PREVIOUS_FILES). One
  * transaction: either everything moves to the new KEK or nothing does.
  */
-export async function rewrapSecrets(store: Store, encryption: KeyEncryption): Promise<{ signingKeys: number; secrets: number }> {
+export async function rewrapSecrets(store: Store, encryption: KeyEncryption, caller: Caller): Promise<{ signingKeys: number; secrets: number }> {
   return store.transaction(async (repos) => {
     await repos.signingKeys.lock();
     let signingKeys = 0;
@@ -156,6 +156,11 @@ export async function rewrapSecrets(store: Store, encryption: KeyEncryption): Pr
       if (secret.kekId === encryption.currentKekId) continue;
       await rewrapServiceSecret(repos.secrets, encryption, secret);
       secrets += 1;
+    }
+    if (signingKeys + secrets > 0) {
+      await repos.audit.record([
+        { actor: caller.id, action: "signing_keys_rewrapped", reason: `kek ${encryption.currentKekId}: ${signingKeys} key(s), ${secrets} secret(s)` },
+      ]);
     }
     return { signingKeys, secrets };
   });

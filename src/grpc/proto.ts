@@ -6,6 +6,7 @@ import protobuf from "protobufjs";
 import { packageRoot } from "../package-root.js";
 import type { ProtoGrpcType as SessionServiceProto } from "../generated/proto/types/session_service.js";
 import type { ProtoGrpcType as TokenServiceProto } from "../generated/proto/types/token_service.js";
+import type { ProtoGrpcType as AuditServiceProto } from "../generated/proto/types/audit_service.js";
 
 // Handlers are built from the .proto files; field names keep their proto
 // spelling (user_id), the same as in every other language's client.
@@ -19,11 +20,16 @@ export const loaderOptions: protoLoader.Options = {
 };
 
 export const packageDefinition = protoLoader.loadSync(
-  ["sessionauthority/v1/session_service.proto", "sessionauthority/v1/token_service.proto", "sessionauthority/v1/error_reason.proto"],
+  [
+    "sessionauthority/v1/session_service.proto",
+    "sessionauthority/v1/token_service.proto",
+    "sessionauthority/v1/audit_service.proto",
+    "sessionauthority/v1/error_reason.proto",
+  ],
   loaderOptions,
 );
 
-type Services = SessionServiceProto & TokenServiceProto;
+type Services = SessionServiceProto & TokenServiceProto & AuditServiceProto;
 export const services = grpc.loadPackageDefinition(packageDefinition) as unknown as Services;
 
 // Reflection is served from the descriptor set `buf build` writes with every

@@ -11,6 +11,8 @@ import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/ca
 import { CallerRateLimiter, rateLimitInterceptor, type RateLimits } from "./interceptors/rate-limit.js";
 import { withTolerantDecoding } from "./malformed-request.js";
 import { reflectionPackageDefinition, services } from "./proto.js";
+import { auditServiceHandlers } from "./audit-service.js";
+import { denialAuditInterceptor } from "./interceptors/denial-audit.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import { RevocationStreams } from "./revocation-streams.js";
 import { tokenServiceHandlers } from "./token-service.js";
@@ -35,6 +37,7 @@ export function buildGrpcServer(
     interceptors: [
       callLoggingInterceptor(logger),
       callMetricsInterceptor(registry),
+      denialAuditInterceptor(deps.denialAudit),
       callerAuthInterceptor(auth),
       rateLimitInterceptor(new CallerRateLimiter(auth.rateLimits)),
     ],
@@ -45,6 +48,7 @@ export function buildGrpcServer(
   server.addService(withTolerantDecoding(v1.SessionService.service), sessionServiceHandlers(deps, logger));
   const revocationStreams = new RevocationStreams(deps, logger);
   server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy, revocationStreams));
+  server.addService(withTolerantDecoding(v1.AuditService.service), auditServiceHandlers(deps, logger));
   const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((name) => [name, "NOT_SERVING"])));
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);

@@ -1,3 +1,4 @@
+import { AuditRepository, auditOf } from "./audit-repository.js";
 import type { Prisma } from "./database.js";
 import type { NewRevocationEvent } from "./records.js";
 import { inOrgs } from "./session-repository.js";
@@ -49,9 +50,11 @@ export class EventRepository {
     private readonly recorded: NewRevocationEvent[] = [],
   ) {}
 
+  /** Every revocation is audited in the same transaction: the audit cannot miss one that happened, nor hold one that did not. */
   async record(events: readonly NewRevocationEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.db.revocationEvent.createMany({ data: [...events] });
+    await new AuditRepository(this.db).record(auditOf(events));
     this.recorded.push(...events);
   }
 

@@ -1,3 +1,4 @@
+import { AuditRepository } from "./audit-repository.js";
 import type { Database } from "./database.js";
 import { EventRepository } from "./event-repository.js";
 import type { NewRevocationEvent } from "./records.js";
@@ -11,6 +12,7 @@ import { VerificationRepository } from "./verification-repository.js";
 import { VersionRepository } from "./version-repository.js";
 
 export interface Repositories {
+  readonly audit: AuditRepository;
   readonly sessions: SessionRepository;
   readonly refreshTokens: RefreshTokenRepository;
   readonly signingKeys: SigningKeyRepository;
@@ -23,6 +25,7 @@ export interface Repositories {
 
 function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = []): Repositories {
   return {
+    audit: new AuditRepository(client),
     sessions: new SessionRepository(client),
     refreshTokens: new RefreshTokenRepository(client),
     signingKeys: new SigningKeyRepository(client),

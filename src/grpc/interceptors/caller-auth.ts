@@ -30,7 +30,10 @@ export interface Peer {
   readonly address?: string | undefined;
 }
 
-type Decision = { readonly caller: string } | { readonly code: grpc.status; readonly reason: string; readonly message: string };
+type Decision =
+  | { readonly caller: string }
+  /** `caller` is set when the caller was identified but not allowed. */
+  | { readonly code: grpc.status; readonly reason: string; readonly message: string; readonly caller?: string };
 
 const FORWARDED_CERT_HEADER = "x-forwarded-client-cert";
 
@@ -40,7 +43,7 @@ export function authorizeCall(options: CallerAuthOptions, method: string, metada
   if ("code" in identified) return identified;
   const caller = identified.caller;
   if (!allowedByPolicy(options.policy, caller, method)) {
-    return { code: grpc.status.PERMISSION_DENIED, reason: "CALLER_NOT_ALLOWED", message: `caller "${caller}" may not call ${method.slice(1)}` };
+    return { code: grpc.status.PERMISSION_DENIED, reason: "CALLER_NOT_ALLOWED", message: `caller "${caller}" may not call ${method.slice(1)}`, caller };
   }
   return { caller };
 }
@@ -144,7 +147,7 @@ export function callerAuthInterceptor(options: CallerAuthOptions): grpc.ServerIn
           address: call.getConnectionInfo().remoteAddress,
         });
         if ("code" in decision) {
-          call.sendStatus(errorStatus(decision.code, decision.reason, decision.message));
+          call.sendStatus(errorStatus(decision.code, decision.reason, decision.message, decision.caller === undefined ? {} : { caller: decision.caller }));
           return;
         }
         metadata.set(VERIFIED_CALLER_HEADER, decision.caller);
