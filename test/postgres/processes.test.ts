@@ -31,7 +31,7 @@ describe("several processes on one PostgreSQL", () => {
     expect(applied.every((row) => row.finished_at !== null)).toBe(true);
     const tables = await query<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
     expect(tables.map((row) => row.table_name)).toEqual([
-      "_prisma_migrations", "global_state", "refresh_tokens", "revocation_events", "service_secrets", "sessions", "signing_keys", "users",
+      "_prisma_migrations", "audit_events", "global_state", "refresh_tokens", "revocation_events", "service_secrets", "sessions", "signing_keys", "users",
     ]);
     expect(await query(url, "SELECT id, global_version FROM global_state")).toEqual([{ id: 1, global_version: "0" }]);
   }, 60_000);
