@@ -1,141 +1,308 @@
-// npm run bench: throughput and latency of the implemented RPCs, measured in
-// one run beside a floor (the no-op health check on the same server), so the
-// numbers are read as ratios on a shared, noisy machine. The server runs in
-// its own process; this process only generates load.
+// npm run bench: every scenario driven for a fixed time by load generators in
+// worker threads, beside its floors, in one run, so the numbers are read as
+// ratios on a shared, noisy machine. Starts its own PostgreSQL and servers.
 //
-//   BENCH_SECONDS=10 BENCH_CONCURRENCY=32 npm run bench
+//   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
-import { SessionVerifier } from "../clients/ts/src/index.js";
-import { connectClients, type Clients } from "../test/support/clients.js";
-import { startEmbeddedPostgres } from "../test/support/embedded-postgres.js";
-import { check, healthClient } from "../test/support/health.js";
+import { Worker } from "node:worker_threads";
+import pg from "pg";
+import { loadConfig } from "../src/config.js";
+import { openDatabase } from "../src/store/database.js";
+import { migrate } from "../src/store/migrate.js";
+import { startEmbeddedPostgres, type RunningPostgres } from "../test/support/embedded-postgres.js";
 import { runCli, type ServiceProcess } from "../test/support/service-process.js";
+import type { Scenario, WorkerResult, WorkerTask } from "./load-worker.js";
+import { seedSessions, type SeededSessions } from "./seed.js";
 
 const seconds = Number(process.env["BENCH_SECONDS"] ?? 8);
-const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 32);
+const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 16);
+const workers = Number(process.env["BENCH_WORKERS"] ?? 2);
+const steadySeconds = Number(process.env["BENCH_STEADY_SECONDS"] ?? 60);
 const POOL = 10_000;
+const MEMORY_SESSIONS = 100_000;
 
 interface Result {
   scenario: string;
   backend: string;
-  requests: number;
-  errors: number;
   rps: number;
   p50_ms: number;
   p99_ms: number;
   p999_ms: number;
+  errors: number;
+  server_cpu_pct: number | null;
+  server_rss_mb: number | null;
+  first_error?: string;
 }
 
-async function drive(scenario: string, backend: string, operation: (i: number) => Promise<unknown>): Promise<Result> {
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = 0;
-  const warmupEnd = Date.now() + 1000;
-  while (Date.now() < warmupEnd) await operation(next++).catch(() => undefined);
+interface Server {
+  readonly process: ServiceProcess;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+}
+
+/** utime + stime of a process, in seconds, and its resident set (Linux /proc). */
+function usage(pid: number | undefined): { cpuSeconds: number; rssMb: number } | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+    return { cpuSeconds: ticks / 100, rssMb: Math.round(rssKb / 1024) };
+  } catch {
+    return undefined;
+  }
+}
+
+function runWorker(task: WorkerTask): Promise<WorkerResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./load-worker-entry.mjs", import.meta.url), { workerData: task });
+    worker.once("message", (message: WorkerResult) => resolve(message));
+    worker.once("error", reject);
+    worker.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`load worker exited with ${code}`))));
+  });
+}
+
+/**
+ * Splits `items` among the workers, drives `scenario` for the fixed time,
+ * and merges what they measured; the items come back as they ended (rotated
+ * refresh tokens), in the same order.
+ */
+async function measure(
+  label: string,
+  backend: string,
+  scenario: Scenario,
+  items: string[],
+  target: { servers: readonly Server[]; databaseUrl: string },
+  options: { concurrency?: number; workers?: number } = {},
+): Promise<{ result: Result; items: string[] }> {
+  const count = options.workers ?? workers;
+  const shares = Array.from({ length: count }, (_, w) => items.filter((_, i) => i % count === w));
+  const pids = target.servers.map((server) => server.process.child.pid);
+  const before = pids.map(usage);
   const started = performance.now();
-  const end = started + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        try {
-          await operation(next++);
-          latencies.push(performance.now() - t0);
-        } catch {
-          errors += 1;
-        }
-      }
+  const outcomes = await Promise.all(
+    shares.map((share, w) => {
+      const server = target.servers[w % Math.max(1, target.servers.length)];
+      return runWorker({
+        scenario,
+        grpcPort: server?.grpcPort ?? 0,
+        httpPort: server?.httpPort ?? 0,
+        databaseUrl: target.databaseUrl,
+        seconds,
+        concurrency: options.concurrency ?? concurrency,
+        items: share,
+        warmupMs: 1_000,
+      });
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const elapsed = (performance.now() - started) / 1000 - 1;
+  const after = pids.map(usage);
+  const latencies = Float64Array.from(outcomes.flatMap((outcome) => [...outcome.latencies])).sort();
   const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
-  return { scenario, backend, requests: latencies.length, errors, rps: Math.round(latencies.length / elapsed), p50_ms: at(0.5), p99_ms: at(0.99), p999_ms: at(0.999) };
+  const cpu = before.every((b) => b !== undefined) && after.every((a) => a !== undefined) && pids.length > 0
+    ? Math.round((after.reduce((sum, a) => sum + (a?.cpuSeconds ?? 0), 0) - before.reduce((sum, b) => sum + (b?.cpuSeconds ?? 0), 0)) / elapsed * 100)
+    : null;
+  const rss = after.length > 0 && after.every((a) => a !== undefined) ? Math.max(...after.map((a) => a?.rssMb ?? 0)) : null;
+  const errors = outcomes.reduce((sum, outcome) => sum + outcome.errors, 0);
+  const firstError = outcomes.find((outcome) => outcome.firstError !== "")?.firstError;
+  const merged = [...items];
+  shares.forEach((_, w) => outcomes[w]?.items.forEach((item, k) => (merged[k * count + w] = item)));
+  const result: Result = {
+    scenario: label,
+    backend,
+    rps: Math.round(latencies.length / seconds),
+    p50_ms: at(0.5),
+    p99_ms: at(0.99),
+    p999_ms: at(0.999),
+    errors,
+    server_cpu_pct: cpu,
+    server_rss_mb: rss,
+    ...(firstError === undefined ? {} : { first_error: firstError }),
+  };
+  console.log(`${backend.padEnd(8)} ${label.padEnd(52)} ${String(result.rps).padStart(7)}/s  p50 ${result.p50_ms} ms  p99 ${result.p99_ms} ms  errors ${errors}`);
+  return { result, items: merged };
 }
 
-async function benchServer(backend: string, env: Record<string, string>): Promise<Result[]> {
-  const server: ServiceProcess = runCli("serve", { DB_POOL_SIZE: "16", ...env });
-  const { grpcPort, httpPort } = await server.serving;
-  const clients: Clients = connectClients(grpcPort);
+async function createDatabase(postgres: RunningPostgres, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: postgres.url });
+  await client.connect();
+  await client.query(`CREATE DATABASE ${name}`);
+  await client.end();
+  return postgres.url.replace(/\/postgres$/, `/${name}`);
+}
+
+async function sessionCount(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
   try {
-    const results: Result[] = [];
-    const health = healthClient(grpcPort);
-    results.push(await drive("floor: health check (no-op)", backend, () => check(health)));
-    health.close();
-    const sessions: string[] = [];
-    const refreshTokens: string[] = [];
-    const accessTokens: string[] = [];
-    results.push(
-      await drive("CreateSession", backend, async (i) => {
-        const response = await clients.session("CreateSession", { user_id: `user-${i % POOL}`, ip_address: "203.0.113.9", user_agent: "bench" });
-        if (sessions.length < POOL) {
-          sessions.push(response.session?.session_id ?? "");
-          refreshTokens.push(response.tokens?.refresh_token ?? "");
-          accessTokens.push(response.tokens?.access_token ?? "");
-        }
-      }),
-    );
-    results.push(
-      await drive("RefreshTokens", backend, async (i) => {
-        const slot = i % refreshTokens.length;
-        const response = await clients.token("RefreshTokens", { refresh_token: refreshTokens[slot] ?? "", ip_address: "203.0.113.9", user_agent: "bench" });
-        refreshTokens[slot] = response.tokens?.refresh_token ?? "";
-      }),
-    );
-    const pick = (i: number) => sessions[i % sessions.length] ?? "";
-    const token = (i: number) => accessTokens[i % accessTokens.length] ?? "";
-    results.push(await drive("VerifyAccessToken (EdDSA, cache)", backend, (i) => clients.token("VerifyAccessToken", { access_token: token(i) })));
-    const jwksUrl = `http://127.0.0.1:${httpPort}/.well-known/jwks.json`;
-    const jwks = createLocalJWKSet((await (await fetch(jwksUrl)).json()) as JSONWebKeySet);
-    results.push(
-      await drive("floor: jose EdDSA verify, this process", backend, (i) => jwtVerify(token(i), jwks, { issuer: "session-authority", audience: "platform" })),
-    );
-    const verifier = await SessionVerifier.start({ target: `127.0.0.1:${grpcPort}`, jwksUrl });
-    try {
-      results.push(
-        await drive("embedded verifier (clients/ts, EdDSA, local)", backend, async (i) => {
-          const result = await verifier.verify(token(i));
-          if (!result.valid || result.source !== "local") throw new Error(`not verified locally: ${JSON.stringify(result)}`);
-        }),
-      );
-    } finally {
-      verifier.close();
-    }
-    results.push(await drive("GetSession", backend, (i) => clients.session("GetSession", { session_id: pick(i) })));
-    results.push(await drive("ListSessions", backend, (i) => clients.session("ListSessions", { user_id: `user-${i % POOL}`, page_size: 10 })));
-    results.push(await drive("TouchSession (coalesced)", backend, (i) => clients.session("TouchSession", { session_id: pick(i) })));
-    return results;
+    return Number((await client.query("SELECT count(*)::int AS n FROM sessions")).rows[0]?.n ?? 0);
   } finally {
-    clients.close();
-    server.child.kill("SIGTERM");
-    await server.exited;
+    await client.end();
   }
+}
+
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const process = runCli("serve", { DB_POOL_SIZE: "16", ...env });
+  const { grpcPort, httpPort } = await process.serving;
+  return { process, grpcPort, httpPort };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  server.process.child.kill("SIGTERM");
+  await server.process.exited;
 }
 
 async function main() {
   const postgres = await startEmbeddedPostgres();
-  const dataDir = await mkdtemp(path.join(tmpdir(), "sa-bench-"));
+  const scratch = await mkdtemp(path.join(tmpdir(), "sa-bench-"));
+  const kekFile = path.join(scratch, "kek");
+  await writeFile(kekFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+  const results: Result[] = [];
+  const memory: { sessions: number; samples_mb: number[] } = { sessions: MEMORY_SESSIONS, samples_mb: [] };
   try {
-    const results = [
-      ...(await benchServer("postgres", { DATABASE_URL: postgres.url })),
-      ...(await benchServer("pglite", { DATA_DIR: dataDir })),
-    ];
-    console.table(results);
-    for (const backend of ["postgres", "pglite"]) {
-      const floor = results.find((r) => r.backend === backend && r.scenario.startsWith("floor"))?.rps ?? 1;
-      for (const r of results.filter((x) => x.backend === backend && !x.scenario.startsWith("floor"))) {
-        console.log(`${backend} ${r.scenario}: ${(r.rps / floor).toFixed(2)} × the no-op floor`);
-      }
+    // PostgreSQL, EdDSA: floors and the RPCs.
+    const url = await createDatabase(postgres, "bench_eddsa");
+    let server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
+    const target = { servers: [server], databaseUrl: url };
+    let seeded: SeededSessions = await seedSessions(url, kekFile, POOL, { usersEvery: 5 });
+    const take = async (label: string, scenario: Scenario, items: string[], options?: { concurrency?: number; workers?: number }) => {
+      const { result, items: after } = await measure(label, "postgres", scenario, items, target, options);
+      results.push(result);
+      return after;
+    };
+    await take("floor: no-op unary (health check)", "health", ["-"]);
+    let fresh = (await seedSessions(url, kekFile, POOL)).refreshTokens;
+    fresh = await take("floor: rotation, raw pg statements", "raw-rotation", fresh);
+    fresh = await take("floor: rotation, Prisma interactive transaction", "prisma-rotation", fresh);
+    seeded = { ...seeded, refreshTokens: await take("RefreshTokens", "refresh", seeded.refreshTokens) };
+    await take("VerifyAccessToken (EdDSA, cache)", "verify", seeded.accessTokens);
+    await take("floor: jose verify (EdDSA), load generator", "jose", seeded.accessTokens);
+    await take("embedded verifier (EdDSA, local)", "embedded", seeded.accessTokens);
+    await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));
+    await take("ListSessions", "list", [...new Set(seeded.userIds)]);
+    await take("TouchSession (coalesced)", "touch", seeded.sessionIds);
+    const contended = (await seedSessions(url, kekFile, 8)).refreshTokens;
+    await take("contended: 32 clients, 8 sessions, grace on", "refresh", contended, { concurrency: 16, workers: 2 });
+
+    // Three server processes on the one database (2 cores: reported, not a target).
+    const extra = [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile }), await startServer({ DATABASE_URL: url, KEK_FILE: kekFile })];
+    const three = { servers: [server, ...extra], databaseUrl: url };
+    const { result: threeResult } = await measure("RefreshTokens, 3 server processes", "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
+    results.push(threeResult);
+    for (const other of extra) await stopServer(other);
+
+    // Memory: 100,000 sessions in the database, then a steady refresh + verify load.
+    await stopServer(server);
+    const many = await seedSessions(url, kekFile, MEMORY_SESSIONS - (await sessionCount(url)), { signFirst: POOL });
+    server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
+    target.servers.splice(0, 1, server);
+    const sampler = setInterval(() => {
+      const now = usage(server.process.child.pid);
+      if (now !== undefined) memory.samples_mb.push(now.rssMb);
+    }, 5_000);
+    const steadyEnd = Date.now() + steadySeconds * 1000;
+    let refreshPool = many.refreshTokens.slice(0, POOL);
+    while (Date.now() < steadyEnd) {
+      const [refreshed] = await Promise.all([
+        measure("steady: RefreshTokens", "postgres", "refresh", refreshPool, target, { workers: 1 }),
+        measure("steady: VerifyAccessToken", "postgres", "verify", many.accessTokens.slice(0, POOL), target, { workers: 1 }),
+      ]);
+      refreshPool = refreshed.items;
     }
+    clearInterval(sampler);
+    await stopServer(server);
+
+    // The other signing algorithms: a database each.
+    for (const algorithm of ["ES256", "RS256"]) {
+      const algorithmUrl = await createDatabase(postgres, `bench_${algorithm.toLowerCase()}`);
+      const algorithmServer = await startServer({ DATABASE_URL: algorithmUrl, KEK_FILE: kekFile, SIGNING_ALGORITHM: algorithm });
+      const algorithmTarget = { servers: [algorithmServer], databaseUrl: algorithmUrl };
+      const tokens = (await seedSessions(algorithmUrl, kekFile, POOL)).accessTokens;
+      for (const [label, scenario] of [
+        [`VerifyAccessToken (${algorithm}, cache)`, "verify"],
+        [`floor: jose verify (${algorithm}), load generator`, "jose"],
+        [`embedded verifier (${algorithm}, local)`, "embedded"],
+      ] as const) {
+        results.push((await measure(label, "postgres", scenario, tokens, algorithmTarget)).result);
+      }
+      await stopServer(algorithmServer);
+    }
+
+    // PGlite: RefreshTokens on the embedded default, seeded while no server holds the folder.
+    const dataDir = path.join(scratch, "pglite");
+    await stopServer(await startServer({ DATA_DIR: dataDir }));
+    const pgliteTokens = await seedPglite(dataDir);
+    const pgliteServer = await startServer({ DATA_DIR: dataDir });
+    results.push((await measure("RefreshTokens", "pglite", "refresh", pgliteTokens, { servers: [pgliteServer], databaseUrl: "" })).result);
+    await stopServer(pgliteServer);
+
+    report(results, memory);
     await mkdir("bench/results", { recursive: true });
-    const report = { date: new Date().toISOString(), seconds, concurrency, results };
-    await writeFile("bench/results/latest.json", `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(
+      "bench/results/latest.json",
+      `${JSON.stringify({ date: new Date().toISOString(), seconds, concurrency, workers, pool: POOL, results, memory }, null, 2)}\n`,
+    );
   } finally {
     await postgres.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** PGlite has no network port: the bench opens the folder itself (no server running) to seed it. */
+async function seedPglite(dataDir: string): Promise<string[]> {
+  const config = loadConfig({ DATA_DIR: dataDir });
+  const database = await openDatabase(config.database);
+  try {
+    await migrate(database);
+    const { issueRefreshToken } = await import("../src/crypto/refresh-token.js");
+    const tokens = Array.from({ length: POOL }, () => issueRefreshToken());
+    await database.withScriptConnection(async (connection) => {
+      const ids = tokens.map(() => crypto.randomUUID());
+      await connection.query("INSERT INTO users (user_id) SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING", [ids.map((_, i) => `bench-user-${i}`)]);
+      await connection.query(
+        `INSERT INTO sessions (id, user_id, auth_time, created_by, token_version, global_version, expires_at)
+         SELECT unnest($1::uuid[]), unnest($2::text[]), now(), 'anonymous', 0, 0, now() + interval '90 days'`,
+        [ids, ids.map((_, i) => `bench-user-${i}`)],
+      );
+      await connection.query(
+        `INSERT INTO refresh_tokens (id, session_id, token_hash, token_version, global_version, expires_at)
+         SELECT unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::bytea[]), 0, 0, now() + interval '14 days'`,
+        [ids.map(() => crypto.randomUUID()), ids, tokens.map((token) => token.hash)],
+      );
+    });
+    return tokens.map((token) => token.token);
+  } finally {
+    await database.close();
+  }
+}
+
+function report(results: Result[], memory: { sessions: number; samples_mb: number[] }): void {
+  console.table(results.map(({ first_error: _, ...row }) => row));
+  const rate = (scenario: string) => results.find((r) => r.backend === "postgres" && r.scenario === scenario)?.rps ?? 0;
+  const noop = rate("floor: no-op unary (health check)");
+  const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+  const refresh = rate("RefreshTokens");
+  console.log(`RefreshTokens / Prisma rotation floor: ${ratio(refresh, rate("floor: rotation, Prisma interactive transaction"))} (target ≥ 0.80)`);
+  console.log(`RefreshTokens / raw pg rotation floor: ${ratio(refresh, rate("floor: rotation, raw pg statements"))}`);
+  for (const algorithm of ["EdDSA", "ES256", "RS256"]) {
+    const floor = Math.min(rate(`floor: jose verify (${algorithm}), load generator`), noop);
+    console.log(`VerifyAccessToken (${algorithm}) / min(jose, no-op): ${ratio(rate(`VerifyAccessToken (${algorithm}, cache)`), floor)}${algorithm === "EdDSA" ? " (target ≥ 0.80)" : ""}`);
+    console.log(`embedded verifier (${algorithm}): ${rate(`embedded verifier (${algorithm}, local)`)}/s over ${workers} worker(s)${algorithm === "EdDSA" ? " (target ≥ 15,000/s per core)" : ""}`);
+  }
+  for (const r of results) {
+    if (r.p50_ms > 0 && r.p99_ms > 10 * r.p50_ms) console.log(`p99 > 10 × p50: ${r.backend} ${r.scenario} (${r.p99_ms} vs ${r.p50_ms} ms)`);
+    if (r.errors > 0) console.log(`errors: ${r.backend} ${r.scenario}: ${r.errors} (${r.first_error ?? ""})`);
+  }
+  const samples = memory.samples_mb;
+  if (samples.length > 0) {
+    const low = Math.min(...samples);
+    const high = Math.max(...samples);
+    console.log(`memory with ${memory.sessions} sessions: RSS ${samples[0]}–${samples.at(-1)} MB over the steady run (min ${low}, max ${high}; spread ${((high / low - 1) * 100).toFixed(1)} %; target ≤ 200 MB, ±10 %)`);
   }
 }
 

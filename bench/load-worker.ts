@@ -1,0 +1,210 @@
+import { createHash, randomUUID } from "node:crypto";
+import { parentPort, workerData } from "node:worker_threads";
+import * as grpc from "@grpc/grpc-js";
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
+import pg from "pg";
+import { SessionVerifier } from "../clients/ts/src/index.js";
+import { deriveSuccessor, hashRefreshToken } from "../src/crypto/refresh-token.js";
+import { openDatabase } from "../src/store/database.js";
+import { Store } from "../src/store/store.js";
+import { connectClients } from "../test/support/clients.js";
+import { check, healthClient } from "../test/support/health.js";
+
+// One load generator thread: drives one scenario for a fixed time with a
+// fixed number of calls in flight, over its own share of the item pool, and
+// hands back every latency (ms), the error count and the items as they end
+// (rotated refresh tokens replace their parents).
+
+export interface WorkerTask {
+  readonly scenario: Scenario;
+  readonly grpcPort: number;
+  readonly httpPort: number;
+  readonly databaseUrl: string;
+  readonly seconds: number;
+  readonly concurrency: number;
+  readonly items: string[];
+  /** For the direct rotation floors: the grace HMAC key is not needed, a random successor is as costly. */
+  readonly warmupMs: number;
+}
+
+export type Scenario =
+  | "health"
+  | "create"
+  | "refresh"
+  | "verify"
+  | "list"
+  | "touch"
+  | "jose"
+  | "embedded"
+  | "raw-rotation"
+  | "prisma-rotation";
+
+export interface WorkerResult {
+  readonly latencies: Float64Array;
+  readonly errors: number;
+  readonly firstError: string;
+  readonly items: string[];
+}
+
+type Operation = (slot: number) => Promise<void>;
+
+async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
+  const meta = { ip_address: "203.0.113.9", user_agent: "bench" };
+  switch (task.scenario) {
+    case "health": {
+      const client = healthClient(task.grpcPort);
+      return { run: async () => void (await check(client)), close: async () => client.close() };
+    }
+    case "jose": {
+      const jwks = createLocalJWKSet((await (await fetch(`http://127.0.0.1:${task.httpPort}/.well-known/jwks.json`)).json()) as JSONWebKeySet);
+      return {
+        run: async (slot) => void (await jwtVerify(items[slot] ?? "", jwks, { issuer: "session-authority", audience: "platform" })),
+        close: async () => undefined,
+      };
+    }
+    case "embedded": {
+      const verifier = await SessionVerifier.start({ target: `127.0.0.1:${task.grpcPort}`, jwksUrl: `http://127.0.0.1:${task.httpPort}/.well-known/jwks.json` });
+      return {
+        run: async (slot) => {
+          const result = await verifier.verify(items[slot] ?? "");
+          if (!result.valid || result.source !== "local") throw new Error(`not verified locally: ${result.source}`);
+        },
+        close: async () => verifier.close(),
+      };
+    }
+    case "raw-rotation":
+      return rawRotation(task, items);
+    case "prisma-rotation":
+      return prismaRotation(task, items);
+    default: {
+      const clients = connectClients(task.grpcPort);
+      const run: Operation = async (slot) => {
+        const item = items[slot] ?? "";
+        if (task.scenario === "create") await clients.session("CreateSession", { user_id: item, ...meta });
+        else if (task.scenario === "refresh") {
+          const response = await clients.token("RefreshTokens", { refresh_token: item, ...meta });
+          items[slot] = response.tokens?.refresh_token ?? "";
+        } else if (task.scenario === "verify") await clients.token("VerifyAccessToken", { access_token: item });
+        else if (task.scenario === "list") await clients.session("ListSessions", { user_id: item, page_size: 10 });
+        else await clients.session("TouchSession", { session_id: item });
+      };
+      return { run, close: async () => clients.close() };
+    }
+  }
+}
+
+// The rotation's own statements (those of RotationRepository), as plain pg
+// prepared statements in one transaction: the database's floor.
+const LOCK = `SELECT t.id, t.session_id, t.token_version, t.global_version, t.expires_at, t.rotated_at, t.revoked_at,
+       s.user_id, s.created_by, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, s.refresh_ttl_seconds,
+       u.token_version AS current_token_version, g.global_version AS current_global_version, now() AS started
+  FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.user_id = s.user_id JOIN global_state g ON g.id = 1
+ WHERE t.token_hash = $1 FOR UPDATE OF t`;
+const MARK = `UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = $2, rotated_client = $3
+ WHERE id = $1::uuid AND rotated_at IS NULL AND revoked_at IS NULL`;
+const INSERT = `INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
+ VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, now(), LEAST(now() + make_interval(secs => $7), $8)) RETURNING expires_at`;
+const ACTIVITY = `UPDATE sessions SET last_activity_at = now(), last_ip_address = COALESCE($2, last_ip_address) WHERE id = $1::uuid`;
+const graceKey = createHash("sha256").update("bench floor").digest();
+
+async function rawRotation(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
+  const pool = new pg.Pool({ connectionString: task.databaseUrl, max: task.concurrency });
+  const run: Operation = async (slot) => {
+    const token = items[slot] ?? "";
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      const locked = (await client.query({ name: "lock", text: LOCK, values: [hashRefreshToken(token)] })).rows[0] as Record<string, unknown> | undefined;
+      if (locked === undefined || locked["rotated_at"] !== null) throw new Error("token not live");
+      await client.query({ name: "mark", text: MARK, values: [locked["id"], "anonymous", createHash("sha256").update("bench\n203.0.113.9").digest()] });
+      const successor = deriveSuccessor(graceKey, token, String(locked["id"]));
+      await client.query({
+        name: "insert",
+        text: INSERT,
+        values: [randomUUID(), locked["session_id"], locked["id"], successor.hash, locked["token_version"], locked["global_version"], locked["refresh_ttl_seconds"], locked["session_expires_at"]],
+      });
+      await client.query({ name: "activity", text: ACTIVITY, values: [locked["session_id"], "203.0.113.9"] });
+      await client.query("COMMIT");
+      items[slot] = successor.token;
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+  return { run, close: () => pool.end() };
+}
+
+// The same rotation through the service's own store: a Prisma interactive
+// transaction running RotationRepository, without gRPC, policy or JWT.
+async function prismaRotation(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
+  const database = await openDatabase({ url: task.databaseUrl, dataDir: "", poolSize: task.concurrency });
+  const store = new Store(database);
+  const client = createHash("sha256").update("bench\n203.0.113.9").digest();
+  const run: Operation = async (slot) => {
+    const token = items[slot] ?? "";
+    const successor = await store.transaction(async ({ rotation }) => {
+      const locked = await rotation.lockByHash(hashRefreshToken(token));
+      if (locked === null || locked.rotatedAt !== null) throw new Error("token not live");
+      if (!(await rotation.markRotated(locked.id, "anonymous", client))) throw new Error("lost the token");
+      const next = deriveSuccessor(graceKey, token, locked.id);
+      await rotation.insertSuccessor({
+        id: randomUUID(),
+        sessionId: locked.sessionId,
+        parentId: locked.id,
+        hash: next.hash,
+        tokenVersion: locked.tokenVersion,
+        globalVersion: locked.globalVersion,
+        refreshTtlSeconds: locked.refreshTtlSeconds,
+        sessionExpiresAt: locked.sessionExpiresAt,
+      });
+      await rotation.recordActivity(locked.sessionId, "203.0.113.9", null);
+      return next.token;
+    });
+    items[slot] = successor;
+  };
+  return { run, close: () => database.close() };
+}
+
+async function drive(task: WorkerTask): Promise<WorkerResult> {
+  const items = [...task.items];
+  const { run, close } = await operationFor(task, items);
+  const latencies: number[] = [];
+  let errors = 0;
+  let firstError = "";
+  let cursor = 0;
+  // Each in-flight lane owns the slots it takes, so a rotated token is never presented twice at once.
+  const take = () => {
+    const slot = cursor % items.length;
+    cursor += 1;
+    return slot;
+  };
+  const lane = async (until: number, record: boolean) => {
+    while (performance.now() < until) {
+      const slot = take();
+      const started = performance.now();
+      try {
+        await run(slot);
+        if (record) latencies.push(performance.now() - started);
+      } catch (error) {
+        if (record) {
+          errors += 1;
+          firstError ||= error instanceof Error ? error.message.slice(0, 200) : String(error);
+        }
+      }
+    }
+  };
+  try {
+    const warmupEnd = performance.now() + task.warmupMs;
+    await Promise.all(Array.from({ length: task.concurrency }, () => lane(warmupEnd, false)));
+    const end = performance.now() + task.seconds * 1000;
+    await Promise.all(Array.from({ length: task.concurrency }, () => lane(end, true)));
+  } finally {
+    await close();
+  }
+  return { latencies: Float64Array.from(latencies), errors, firstError, items };
+}
+
+const result = await drive(workerData as WorkerTask);
+parentPort?.postMessage(result, [result.latencies.buffer as ArrayBuffer]);
