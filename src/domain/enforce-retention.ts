@@ -15,46 +15,39 @@ export async function enforceRetention(deps: Dependencies): Promise<{ erased: nu
 }
 
 /** The audit log has its own retention, usually far longer than the sessions and events it describes. */
-async function pruneAudit(deps: Dependencies): Promise<number> {
+function pruneAudit(deps: Dependencies): Promise<number> {
   const before = new Date(deps.clock.now().getTime() - deps.auditRetentionMs);
-  let pruned = 0;
-  for (let batch = 0; batch < 100; batch += 1) {
-    const count = await deps.store.read(({ audit }) => audit.prune(before, DELETE_BATCH));
-    pruned += count;
-    if (count < DELETE_BATCH) break;
-  }
-  return pruned;
+  return inBatches((batch) => deps.store.read(({ audit }) => audit.prune(before, batch)));
 }
 
 /** Events older than their retention go; watchers behind them must resync from a snapshot. */
-async function pruneEvents(deps: Dependencies): Promise<number> {
+function pruneEvents(deps: Dependencies): Promise<number> {
   const before = new Date(deps.clock.now().getTime() - deps.eventRetentionMs);
-  let pruned = 0;
-  for (let batch = 0; batch < 100; batch += 1) {
-    const count = await deps.store.read(({ events }) => events.prune(before, DELETE_BATCH));
-    pruned += count;
-    if (count < DELETE_BATCH) break;
-  }
-  return pruned;
+  return inBatches((batch) => deps.store.read(({ events }) => events.prune(before, batch)));
 }
 
-const DELETE_BATCH = 1000;
-
 /**
- * Deletes sessions, with every token of their families, once they ended
- * longer ago than the retention. Batches keep each statement short, so the
- * cleanup never holds locks that refreshes would queue behind.
+ * Runs a bounded delete until it deletes less than a batch (or 100 batches
+ * ran): short statements, so the cleanup never holds locks that refreshes
+ * would queue behind. Returns how many rows went.
  */
-export async function deleteEndedSessions(
-  deps: Pick<Dependencies, "store" | "clock"> & { readonly settings: Pick<Dependencies["settings"], "endedSessionRetentionMs"> },
-  maxBatches = 100,
-): Promise<number> {
-  const endedBefore = new Date(deps.clock.now().getTime() - deps.settings.endedSessionRetentionMs);
+async function inBatches(deleteBatch: (size: number) => Promise<number>, maxBatches = 100): Promise<number> {
   let deleted = 0;
   for (let batch = 0; batch < maxBatches; batch += 1) {
-    const count = await deps.store.read(({ sessions }) => sessions.deleteEndedBefore(endedBefore, DELETE_BATCH));
+    const count = await deleteBatch(DELETE_BATCH);
     deleted += count;
     if (count < DELETE_BATCH) break;
   }
   return deleted;
+}
+
+const DELETE_BATCH = 1000;
+
+/** Deletes sessions, with every token of their families, once they ended longer ago than the retention. */
+export function deleteEndedSessions(
+  deps: Pick<Dependencies, "store" | "clock"> & { readonly settings: Pick<Dependencies["settings"], "endedSessionRetentionMs"> },
+  maxBatches = 100,
+): Promise<number> {
+  const endedBefore = new Date(deps.clock.now().getTime() - deps.settings.endedSessionRetentionMs);
+  return inBatches((batch) => deps.store.read(({ sessions }) => sessions.deleteEndedBefore(endedBefore, batch)), maxBatches);
 }

@@ -1,3 +1,5 @@
+import { callerName } from "./caller-name.js";
+
 /**
  * The identity in an `x-forwarded-client-cert` header as Envoy (and so
  * Istio) writes it: elements separated by commas, `key=value` pairs by
@@ -22,17 +24,21 @@ export function forwardedClientIdentity(header: string): string | undefined {
     const key = pair.slice(0, separator).trim().toLowerCase();
     const value = unquote(pair.slice(separator + 1).trim());
     if (value === undefined) return undefined;
-    if (key === "uri" && value.startsWith("spiffe://")) return value;
+    if (key === "uri" && value.startsWith("spiffe://")) return callerName(value, "uri");
     if (key === "subject") subject = value;
   }
-  return subject === undefined ? undefined : commonNameOf(subject);
+  return subject === undefined ? undefined : callerName(commonNameOf(subject), "cn");
 }
 
-/** The CN of an RFC 4514 subject such as `CN=billing,OU=payments,O=Acme`. */
+/**
+ * The CN of an RFC 4514 subject such as `CN=billing,OU=payments,O=Acme`.
+ * Commas escaped as `\,` stay inside their attribute (so `OU=x\,CN=admin`
+ * names no CN), and a CN holding any escape is not taken at all.
+ */
 function commonNameOf(subject: string): string | undefined {
-  for (const part of splitOutsideQuotes(subject, ",") ?? []) {
+  for (const part of subject.split(/(?<!\\),/)) {
     const match = /^\s*CN=(.+?)\s*$/i.exec(part);
-    if (match?.[1] !== undefined) return match[1];
+    if (match?.[1] !== undefined) return match[1].includes("\\") ? undefined : match[1];
   }
   return undefined;
 }
@@ -61,8 +67,9 @@ function splitOutsideQuotes(text: string, separator: string): string[] | undefin
   return parts.map((part) => part.trim()).filter((part) => part.length > 0);
 }
 
+/** Envoy escapes only `"` inside a quoted value; every other backslash belongs to the value (RFC 4514 escapes). */
 function unquote(value: string): string | undefined {
   if (!value.startsWith('"')) return value.length > 0 ? value : undefined;
   if (value.length < 2 || !value.endsWith('"')) return undefined;
-  return value.slice(1, -1).replace(/\\(.)/g, "$1");
+  return value.slice(1, -1).replace(/\\"/g, '"');
 }

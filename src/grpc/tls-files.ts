@@ -30,6 +30,7 @@ type Listener<Update> = (update: Update | null) => void;
 export class WatchedTlsFiles implements grpc.experimental.CertificateProvider {
   private current: TlsMaterial;
   private fingerprint: string;
+  private rejected: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly caListeners = new Set<Listener<grpc.experimental.CaCertificateUpdate>>();
   private readonly identityListeners = new Set<Listener<grpc.experimental.IdentityCertificateUpdate>>();
@@ -82,9 +83,11 @@ export class WatchedTlsFiles implements grpc.experimental.CertificateProvider {
       return;
     }
     const fingerprint = fingerprintOf(material);
-    if (fingerprint === this.fingerprint) return;
+    // Unchanged, or the same broken set as last time (reported once, not every interval).
+    if (fingerprint === this.fingerprint || fingerprint === this.rejected) return;
     const problem = problemWith(material);
     if (problem !== undefined) {
+      this.rejected = fingerprint;
       this.onReloadProblem(`${problem}; keeping the last good set`);
       return;
     }

@@ -40,12 +40,18 @@ function readiness(health: ReadonlyMap<string, ServingStatus>, service: string |
  */
 export function startSideServer(handlers: SideServerHandlers, host: string, port: number): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
-    const url = new URL(request.url ?? "/", "http://side-port");
-    const path = url.pathname;
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { "content-type": type, ...headers }).end(request.method === "HEAD" ? undefined : body);
     };
     if (request.method !== "GET" && request.method !== "HEAD") return send(405, "text/plain", "method not allowed\n");
+    let url: URL;
+    try {
+      url = new URL(request.url ?? "/", "http://side-port");
+    } catch {
+      // A request target that is not a URL at all (e.g. "http://[") must not reach the process's error handler.
+      return send(400, "text/plain", "bad request target\n");
+    }
+    const path = url.pathname;
     switch (path) {
       case "/healthz":
         return send(200, "text/plain", "ok\n");

@@ -33,7 +33,9 @@ export class DatabaseWatch {
   }
 
   start(): void {
-    this.timer ??= setInterval(() => void this.check(), this.intervalMs);
+    if (this.timer !== undefined) return;
+    void this.check();
+    this.timer = setInterval(() => void this.check(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -42,7 +44,12 @@ export class DatabaseWatch {
     this.timer = undefined;
   }
 
-  /** Pings now (one ping at a time); a ping that does not answer within the interval counts as down. */
+  /**
+   * Pings now (one ping at a time). The probe shares the pool with the
+   * calls, so a busy pool must not read as an outage: only a ping unanswered
+   * for several intervals (at least 5 s, the pool's own connection timeout)
+   * counts as down.
+   */
   check(): Promise<DatabaseState> {
     this.checking ??= this.ping().finally(() => {
       this.checking = undefined;
@@ -53,7 +60,7 @@ export class DatabaseWatch {
   private async ping(): Promise<DatabaseState> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<DatabaseState>((resolve) => {
-      timer = setTimeout(() => resolve("down"), Math.max(this.intervalMs, 1_000));
+      timer = setTimeout(() => resolve("down"), Math.max(3 * this.intervalMs, 5_000));
     });
     const state = await Promise.race([this.store.probe(), timeout]);
     clearTimeout(timer);

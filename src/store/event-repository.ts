@@ -1,4 +1,4 @@
-import { AuditRepository, auditOf } from "./audit-repository.js";
+import { auditOf, type AuditRepository } from "./audit-repository.js";
 import type { Prisma } from "./database.js";
 import type { NewRevocationEvent } from "./records.js";
 import { inOrgs } from "./session-repository.js";
@@ -47,6 +47,7 @@ export class EventRepository {
   /** `recorded` collects what this transaction wrote, for the caller to act on once it commits. */
   constructor(
     private readonly db: Db,
+    private readonly audit: AuditRepository,
     private readonly recorded: NewRevocationEvent[] = [],
   ) {}
 
@@ -54,7 +55,7 @@ export class EventRepository {
   async record(events: readonly NewRevocationEvent[]): Promise<void> {
     if (events.length === 0) return;
     await this.db.revocationEvent.createMany({ data: [...events] });
-    await new AuditRepository(this.db).record(auditOf(events));
+    await this.audit.record(auditOf(events));
     this.recorded.push(...events);
   }
 

@@ -24,8 +24,9 @@ export interface Repositories {
 }
 
 function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = []): Repositories {
+  const audit = new AuditRepository(client);
   return {
-    audit: new AuditRepository(client),
+    audit,
     sessions: new SessionRepository(client),
     refreshTokens: new RefreshTokenRepository(client),
     signingKeys: new SigningKeyRepository(client),
@@ -33,7 +34,7 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient, recorde
     versions: new VersionRepository(client),
     secrets: new SecretRepository(client),
     verification: new VerificationRepository(client),
-    events: new EventRepository(client, recorded),
+    events: new EventRepository(client, audit, recorded),
   };
 }
 

@@ -30,8 +30,14 @@ export async function inTransaction<T>(
     try {
       return await prisma.$transaction(
         async (tx) => {
-          if (Number.isFinite(remaining)) await limitStatements(tx, remaining);
-          return work(tx);
+          // Measured again here: waiting for a pooled connection spent some of it.
+          const left = remainingMs();
+          if (left <= 0) throw new DeadlineExceededError("the call's deadline passed while its transaction waited for a connection");
+          if (Number.isFinite(left)) await limitStatements(tx, left);
+          const result = await work(tx);
+          // The caller stops waiting at its deadline: work that finished later rolls back instead of committing.
+          if (remainingMs() <= 0) throw new DeadlineExceededError("the call's deadline passed before its transaction could commit");
+          return result;
         },
         {
           maxWait: Math.min(5_000, remaining),

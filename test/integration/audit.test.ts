@@ -13,7 +13,12 @@ describe("the audit log", () => {
   let t: TestService;
   let audit: UnaryCaller<AuditServiceDefinition>;
   let closeAudit: () => void;
-  const keys = { operator: "operator-key-for-audit-01", "login-only": "login-only-key-for-audit", "org-a-admin": "org-a-admin-key-for-audit" };
+  const keys = {
+    operator: "operator-key-for-audit-01",
+    "login-only": "login-only-key-for-audit",
+    "org-a-admin": "org-a-admin-key-for-audit",
+    "wildcard-only": "wildcard-only-key-for-audit",
+  };
   const operator = apiKeyMetadata(keys.operator);
   const loginOnly = apiKeyMetadata(keys["login-only"]);
   const orgAdmin = apiKeyMetadata(keys["org-a-admin"]);
@@ -27,9 +32,11 @@ describe("the audit log", () => {
           "sessionauthority.v1.TokenService/RotateSigningKey",
           "sessionauthority.v1.TokenService/RevokeSigningKey",
           "sessionauthority.v1.SessionService/DeleteUserData",
+          "sessionauthority.v1.AuditService/ListAuditEvents",
         ],
         "login-only": ["sessionauthority.v1.SessionService/CreateSession"],
-        "org-a-admin": ["*"],
+        "org-a-admin": ["*", "sessionauthority.v1.AuditService/ListAuditEvents"],
+        "wildcard-only": ["*"],
       },
       { orgs: { "org-a-admin": ["org-a"] } },
     );
@@ -96,7 +103,8 @@ describe("the audit log", () => {
 
   it("records refused calls with the caller, the RPC and the address, identical ones counted once", async () => {
     expect((await failure(t.session("ListSessions", { user_id: "x" }, loginOnly))).errorInfo?.reason).toBe("CALLER_NOT_ALLOWED");
-    for (let i = 0; i < 3; i += 1) await failure(t.session("GetSession", { session_id: "00000000-0000-4000-8000-000000000000" }, apiKeyMetadata("stolen-or-mistyped-key-99")));
+    const stolen = apiKeyMetadata("stolen-or-mistyped-key-99");
+    await Promise.all(Array.from({ length: 3 }, () => failure(t.session("GetSession", { session_id: "00000000-0000-4000-8000-000000000000" }, stolen))));
     expect((await failure(t.session("CreateSession", { user_id: "x", active_org_id: "org-b" }, orgAdmin))).errorInfo?.reason).toBe("ORG_NOT_ALLOWED");
 
     // Identical refusals within one flush share an entry; a flush may fall between them.
@@ -111,7 +119,7 @@ describe("the audit log", () => {
     expect(byReason["CALLER_NOT_ALLOWED"]).toMatchObject({ actor: "login-only", method: "sessionauthority.v1.SessionService/ListSessions", count: 1 });
     expect(byReason["CALLER_NOT_ALLOWED"]?.peer).toMatch(/127\.0\.0\.1/);
     expect(byReason["CALLER_UNAUTHENTICATED"]).toMatchObject({ actor: "unauthenticated", method: "sessionauthority.v1.SessionService/GetSession" });
-    // Three refusals, at most two entries (three only if two flushes fell within milliseconds).
+    // Three refusals sent at once, at most two entries (three only if two flushes, a second apart, fell between them).
     expect(denials.filter((entry) => entry.reason === "CALLER_UNAUTHENTICATED").length).toBeLessThanOrEqual(2);
     expect(byReason["ORG_NOT_ALLOWED"]).toMatchObject({ actor: "org-a-admin", method: "sessionauthority.v1.SessionService/CreateSession" });
     // The refused key itself is nowhere in the log.
@@ -131,6 +139,10 @@ describe("the audit log", () => {
     const foreign = await failure(audit("ListAuditEvents", { actor: "someone-else", page_token: page1.next_page_token }, operator));
     expect(foreign.errorInfo?.reason).toBe("INVALID_PAGE_TOKEN");
     expect((await failure(audit("ListAuditEvents", { page_size: 501 }, operator))).errorInfo?.reason).toBe("INVALID_ARGUMENT");
+
+    // The log is read only by callers named for it: "*" does not reach it.
+    const wildcard = await failure(audit("ListAuditEvents", {}, apiKeyMetadata(keys["wildcard-only"])));
+    expect([wildcard.codeName, wildcard.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);
 
     const scoped = await audit("ListAuditEvents", {}, orgAdmin);
     expect(scoped.events.length).toBeGreaterThan(0);

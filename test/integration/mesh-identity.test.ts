@@ -88,6 +88,19 @@ describe("mutual TLS: callers named by their certificates, reloaded from files",
     for (const clients of [asBilling, asReader, asBatch]) clients.close();
   });
 
+  it("names no caller from a CN that poses as a SPIFFE ID or is not ASCII, and keeps serving", async () => {
+    const posing = tlsClients(t.service.grpcPort, serverCa, clientCa.issue({ usage: "client", commonName: sidecar }));
+    const header = new grpc.Metadata();
+    header.set("x-forwarded-client-cert", `URI=${billing}`);
+    const refused = await failure(posing.session("CreateSession", { user_id: "u-spoof" }, header));
+    expect([refused.codeName, refused.errorInfo?.reason]).toEqual(["UNAUTHENTICATED", "CALLER_UNAUTHENTICATED"]);
+    const unicode = tlsClients(t.service.grpcPort, serverCa, clientCa.issue({ usage: "client", commonName: "café-batch" }));
+    expect((await failure(unicode.session("CreateSession", { user_id: "u-spoof" }))).errorInfo?.reason).toBe("CALLER_UNAUTHENTICATED");
+    const asBilling = tlsClients(t.service.grpcPort, serverCa, billingCert);
+    expect((await asBilling.session("CreateSession", { user_id: "u-still-up" })).session?.created_by).toBe(billing);
+    for (const clients of [posing, unicode, asBilling]) clients.close();
+  });
+
   it("refuses connections without a client certificate, with one from another CA, and in plaintext", async () => {
     expect(await connects(tlsClients(t.service.grpcPort, serverCa))).toBe(false);
     expect(await connects(tlsClients(t.service.grpcPort, serverCa, strangerCa.issue({ usage: "client", uris: [billing] })))).toBe(false);
@@ -125,8 +138,9 @@ describe("mutual TLS: callers named by their certificates, reloaded from files",
     expect(t.logLines.some((line) => line.includes("TLS files reloaded"))).toBe(true);
 
     // A renewal caught half-written: a new certificate beside the old key.
+    const problemsBefore = t.logLines.filter((line) => line.includes("keeping the last good set")).length;
     await writeFile(files["TLS_CERT_FILE"] as string, serverCert(serverCa).certPem);
-    await waitUntil(async () => t.logLines.some((line) => line.includes("keeping the last good set")), 10_000);
+    await waitUntil(async () => t.logLines.filter((line) => line.includes("keeping the last good set")).length > problemsBefore, 10_000);
     expect(await connects(tlsClients(t.service.grpcPort, renewedCa, billingCert))).toBe(true);
   });
 });

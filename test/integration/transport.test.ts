@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import * as grpc from "@grpc/grpc-js";
@@ -89,5 +90,15 @@ describe("the transport around the services", () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/grpc_server_handled_total\{grpc_method="\/sessionauthority.v1.SessionService\/ListSessions",grpc_code="OK"\} [1-9]/);
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+    // A request target that is no URL at all is answered, and the server lives on.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(t.service.httpPort, "127.0.0.1", () => socket.end("GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n"));
+      let answer = "";
+      socket.on("data", (chunk) => (answer += chunk.toString()));
+      socket.on("end", () => resolve(answer));
+      socket.on("error", reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400/);
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
   });
 });

@@ -45,9 +45,9 @@ function baseCertificate(publicKey: forge.pki.PublicKey, subject: forge.pki.Cert
 
 export function createCertificateAuthority(name: string): CertificateAuthority {
   const keys = newKeyPair();
-  const subject = [{ name: "commonName", value: name }];
-  const caCertificate = baseCertificate(keys.publicKey, subject);
-  caCertificate.setIssuer(subject);
+  const issuer = [{ name: "commonName", value: name }];
+  const caCertificate = baseCertificate(keys.publicKey, issuer);
+  caCertificate.setIssuer(issuer);
   caCertificate.setExtensions([
     { name: "basicConstraints", cA: true, critical: true },
     { name: "keyUsage", keyCertSign: true, cRLSign: true, critical: true },
@@ -58,8 +58,10 @@ export function createCertificateAuthority(name: string): CertificateAuthority {
     keyPem: keys.keyPem,
     issue(options) {
       const leafKeys = newKeyPair();
-      const leaf = baseCertificate(leafKeys.publicKey, options.commonName === undefined ? [] : [{ name: "commonName", value: options.commonName }]);
-      leaf.setIssuer(subject);
+      // UTF8String, so a test can present names that are not ASCII.
+      const subject = options.commonName === undefined ? [] : [{ name: "commonName", value: forge.util.encodeUtf8(options.commonName), valueTagClass: forge.asn1.Type.UTF8 as unknown as forge.asn1.Class }];
+      const leaf = baseCertificate(leafKeys.publicKey, subject);
+      leaf.setIssuer(issuer);
       const altNames = [
         ...(options.uris ?? []).map((value) => ({ type: 6, value })),
         ...(options.dnsNames ?? []).map((value) => ({ type: 2, value })),

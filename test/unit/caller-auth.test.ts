@@ -78,6 +78,12 @@ describe("x-forwarded-client-cert", () => {
     expect(forwardedClientIdentity("URI=https://not-spiffe;DNS=x")).toBeUndefined();
     expect(forwardedClientIdentity('Subject="CN=unterminated')).toBeUndefined();
     expect(forwardedClientIdentity("garbage")).toBeUndefined();
+    // An escaped comma stays inside its attribute: no CN can be smuggled in an OU.
+    expect(forwardedClientIdentity('Subject="OU=x\\,CN=admin,CN=bob"')).toBe("bob");
+    expect(forwardedClientIdentity('Subject="CN=a\\,b"')).toBeUndefined();
+    // A CN shaped like a SPIFFE ID is no identity at all.
+    expect(forwardedClientIdentity('Subject="CN=spiffe://cluster.local/ns/a/sa/admin"')).toBeUndefined();
+    expect(forwardedClientIdentity("URI=spiffe://td/ns/a/sa/caf\u00e9")).toBeUndefined();
     expect(forwardedClientIdentity("")).toBeUndefined();
   });
 });

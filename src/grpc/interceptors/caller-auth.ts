@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { CallerKey, Policy, TrustedProxies } from "../../config.js";
+import { callerName } from "../caller-name.js";
 import { forwardedClientIdentity } from "../forwarded-client-cert.js";
 import { errorStatus } from "../status.js";
 
@@ -87,11 +88,10 @@ export function certificateIdentity(certificate: PeerCertificate): string | unde
   // Node writes SANs as `URI:spiffe://…, DNS:…`, quoting a value that holds a comma;
   // a SPIFFE ID never does, so a quoted one is not taken.
   for (const entry of (certificate.subjectaltname ?? "").split(", ")) {
-    if (entry.startsWith("URI:spiffe://")) return entry.slice(4);
+    if (entry.startsWith("URI:spiffe://")) return callerName(entry.slice(4), "uri");
   }
   const cn = certificate.subject?.CN as string | string[] | undefined;
-  const name = Array.isArray(cn) ? cn[0] : cn;
-  return name !== undefined && name.length > 0 ? name : undefined;
+  return callerName(Array.isArray(cn) ? cn[0] : cn, "cn");
 }
 
 function presentedKey(metadata: grpc.Metadata): string | undefined {
@@ -116,8 +116,8 @@ function findCaller(keys: readonly CallerKey[], presented: string): string | und
 }
 
 /**
- * Breach-scale or key-material operations: a policy grants them only by a
- * rule naming them exactly, never through "*" or "Service/*", so widening a
+ * Breach-scale or key-material operations, and the audit log: a policy
+ * grants them only by a rule naming them exactly, never through "*" or "Service/*", so widening a
  * caller's wildcard cannot hand it the power to log everyone out.
  */
 export const PRIVILEGED_METHODS: ReadonlySet<string> = new Set([
@@ -125,6 +125,8 @@ export const PRIVILEGED_METHODS: ReadonlySet<string> = new Set([
   "sessionauthority.v1.TokenService/RotateSigningKey",
   "sessionauthority.v1.TokenService/RevokeSigningKey",
   "sessionauthority.v1.SessionService/DeleteUserData",
+  // Every user's ids, every caller's actions and addresses: for auditors named for it.
+  "sessionauthority.v1.AuditService/ListAuditEvents",
 ]);
 
 /** `method` is a path ("/pkg.Service/Method") or a capability ("/pkg.Service/Method:switch_org"). */
@@ -142,10 +144,16 @@ export function callerAuthInterceptor(options: CallerAuthOptions): grpc.ServerIn
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         metadata.remove(VERIFIED_CALLER_HEADER);
-        const decision = authorizeCall(options, methodDescriptor.path, metadata, {
-          certificate: call.getAuthContext().sslPeerCertificate,
-          address: call.getConnectionInfo().remoteAddress,
-        });
+        let decision: Decision;
+        try {
+          decision = authorizeCall(options, methodDescriptor.path, metadata, {
+            certificate: call.getAuthContext().sslPeerCertificate,
+            address: call.getConnectionInfo().remoteAddress,
+          });
+        } catch {
+          // Whatever a peer presents must end in a status, never in an exception that takes the process down.
+          decision = { code: grpc.status.UNAUTHENTICATED, reason: "CALLER_UNAUTHENTICATED", message: "the caller's credentials could not be read" };
+        }
         if ("code" in decision) {
           call.sendStatus(errorStatus(decision.code, decision.reason, decision.message, decision.caller === undefined ? {} : { caller: decision.caller }));
           return;
