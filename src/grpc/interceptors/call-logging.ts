@@ -1,33 +1,25 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "../../logger.js";
+import { callObserver } from "./call-observer.js";
 import { VERIFIED_CALLER_HEADER } from "./caller-auth.js";
 
 /** One JSON line per call: request id, caller, method, code, duration. Never a payload. */
 export function callLoggingInterceptor(logger: Logger): grpc.ServerInterceptor {
-  return (methodDescriptor, call) => {
+  return callObserver((method) => {
     const started = process.hrtime.bigint();
     let requestId = "";
-    let received: grpc.Metadata | undefined;
-    const listener = new grpc.ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
+    return {
+      onMetadata(metadata) {
         const given = metadata.get("x-request-id")[0];
         requestId = typeof given === "string" && /^[\w.:-]{1,128}$/.test(given) ? given : crypto.randomUUID();
-        // The caller interceptor (inside this one) marks this same object.
-        received = metadata;
-        next(metadata);
-      })
-      .build();
-    const responder = new grpc.ResponderBuilder()
-      .withStart((next) => next(listener))
-      .withSendStatus((status, next) => {
+      },
+      onStatus(status, received) {
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         const caller = String(received?.get(VERIFIED_CALLER_HEADER)[0] ?? "");
-        const fields = { requestId, caller, method: methodDescriptor.path, code: grpc.status[status.code], durationMs };
+        const fields = { requestId, caller, method, code: grpc.status[status.code], durationMs };
         if (status.code === grpc.status.INTERNAL || status.code === grpc.status.UNKNOWN) logger.error(fields, "call");
         else logger.info(fields, "call");
-        next(status);
-      })
-      .build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
+      },
+    };
+  });
 }

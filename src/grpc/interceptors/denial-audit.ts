@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { DenialAudit } from "../../domain/denial-audit.js";
 import { decodeErrorInfo } from "../status.js";
+import { callObserver } from "./call-observer.js";
 import { VERIFIED_CALLER_HEADER } from "./caller-auth.js";
 
 /** The refusals that are policy decisions: unknown callers, and callers beyond their rules or organisations. */
@@ -13,33 +14,18 @@ const AUDITED_REASONS: ReadonlySet<string> = new Set(["CALLER_UNAUTHENTICATED", 
  * so no refusal path can forget to report itself.
  */
 export function denialAuditInterceptor(audit: DenialAudit): grpc.ServerInterceptor {
-  return (methodDescriptor, call) => {
-    let received: grpc.Metadata | undefined;
-    const listener = new grpc.ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        // The caller interceptor (inside this one) marks this same object.
-        received = metadata;
-        next(metadata);
-      })
-      .build();
-    const responder = new grpc.ResponderBuilder()
-      .withStart((next) => next(listener))
-      .withSendStatus((status, next) => {
-        if (status.code === grpc.status.PERMISSION_DENIED || status.code === grpc.status.UNAUTHENTICATED) {
-          const info = decodeErrorInfo(status.metadata ?? undefined);
-          if (info !== undefined && AUDITED_REASONS.has(info.reason)) {
-            const verified = received?.get(VERIFIED_CALLER_HEADER)[0];
-            audit.record({
-              actor: typeof verified === "string" ? verified : (info.metadata["caller"] ?? "unauthenticated"),
-              reason: info.reason,
-              method: methodDescriptor.path.slice(1),
-              peer: call.getConnectionInfo().remoteAddress ?? "",
-            });
-          }
-        }
-        next(status);
-      })
-      .build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
+  return callObserver((method, call) => ({
+    onStatus(status, received) {
+      if (status.code !== grpc.status.PERMISSION_DENIED && status.code !== grpc.status.UNAUTHENTICATED) return;
+      const info = decodeErrorInfo(status.metadata ?? undefined);
+      if (info === undefined || !AUDITED_REASONS.has(info.reason)) return;
+      const verified = received?.get(VERIFIED_CALLER_HEADER)[0];
+      audit.record({
+        actor: typeof verified === "string" ? verified : (info.metadata["caller"] ?? "unauthenticated"),
+        reason: info.reason,
+        method: method.slice(1),
+        peer: call.getConnectionInfo().remoteAddress ?? "",
+      });
+    },
+  }));
 }
