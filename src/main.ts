@@ -63,11 +63,11 @@ function anonymousAllowed(config: Config): boolean {
   return keys.length === 0 && config.grpc.tls?.clientCaFile === undefined && trustedProxies.identities.size === 0 && trustedProxies.addresses.rules.length === 0;
 }
 
-function openTlsFiles(config: Config, logger: Logger): WatchedTlsFiles | undefined {
+async function openTlsFiles(config: Config, logger: Logger): Promise<WatchedTlsFiles | undefined> {
   const settings = config.grpc.tls;
   if (settings === undefined) return undefined;
   try {
-    return new WatchedTlsFiles(
+    return await WatchedTlsFiles.open(
       settings,
       (problem) => logger.warn({ cert: settings.certFile, key: settings.keyFile, ca: settings.clientCaFile }, problem),
       () => logger.info({ cert: settings.certFile, ca: settings.clientCaFile }, "TLS files reloaded"),
@@ -87,7 +87,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
   if (allowAnonymous) {
     logger.warn("NO API KEYS CONFIGURED: any local process may call every RPC. Set API_KEYS before exposing this service.");
   }
-  const tlsFiles = openTlsFiles(config, logger);
+  const tlsFiles = await openTlsFiles(config, logger);
   const encryption = openKeyEncryption(config, logger);
   const database = await openDatabase(config.database);
   try {

@@ -2,11 +2,10 @@ import type { StoredAuditEvent } from "../store/audit-repository.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
 import { invalidArgument } from "./errors.js";
-import { decodeIdPageToken, encodeIdPageToken, queryFingerprint } from "./page-token.js";
+import { decodeIdPageToken, encodeIdPageToken, pageSize, queryFingerprint } from "./page-token.js";
 import { optionalId, optionalSessionId } from "./validation.js";
 
-const DEFAULT_PAGE_SIZE = 50;
-const MAX_PAGE_SIZE = 500;
+const PAGE_BOUNDS = { fallback: 50, max: 500 };
 const MAX_ACTIONS = 20;
 
 export interface AuditQuery {
@@ -22,9 +21,7 @@ export interface AuditQuery {
 
 /** The audit log, newest first; a caller limited to some organisations sees only theirs. */
 export async function listAuditEvents(deps: Dependencies, caller: Caller, input: AuditQuery): Promise<{ events: StoredAuditEvent[]; nextPageToken: string }> {
-  if (!Number.isInteger(input.pageSize) || input.pageSize < 0 || input.pageSize > MAX_PAGE_SIZE) {
-    throw invalidArgument("page_size", `must be between 0 and ${MAX_PAGE_SIZE}`);
-  }
+  const size = pageSize(input.pageSize, PAGE_BOUNDS);
   if (input.actions.length > MAX_ACTIONS) throw invalidArgument("actions", `must list at most ${MAX_ACTIONS} actions`);
   const filter = {
     userId: optionalId("user_id", input.userId) ?? undefined,
@@ -36,7 +33,6 @@ export async function listAuditEvents(deps: Dependencies, caller: Caller, input:
     orgs: deps.orgScopes.get(caller.id),
   };
   if (filter.actions.includes("")) throw invalidArgument("actions", "must not hold an empty action");
-  const size = input.pageSize === 0 ? DEFAULT_PAGE_SIZE : input.pageSize;
   const query = queryFingerprint(["audit", filter.userId, filter.sessionId, filter.actor, filter.actions, filter.since, filter.until]);
   const beforeId = input.pageToken.length === 0 ? null : decodeIdPageToken(query, input.pageToken);
   const rows = await deps.store.read(({ audit }) => audit.list(filter, beforeId, size + 1));

@@ -61,15 +61,12 @@ export function decodePageToken(query: string, token: string): SessionPageCursor
   return { createdAt, id: i };
 }
 
-const DEFAULT_PAGE_SIZE = 20;
-const MAX_PAGE_SIZE = 100;
-
-/** page_size: 1–100, and 0 (unset) means 20. */
-export function pageSize(requested: number): number {
-  if (!Number.isInteger(requested) || requested < 0 || requested > MAX_PAGE_SIZE) {
-    throw invalidArgument("page_size", `must be between 0 and ${MAX_PAGE_SIZE}`);
+/** page_size: 1–max, and 0 (unset) means the default (20 of at most 100 unless a listing says otherwise). */
+export function pageSize(requested: number, bounds: { readonly fallback: number; readonly max: number } = { fallback: 20, max: 100 }): number {
+  if (!Number.isInteger(requested) || requested < 0 || requested > bounds.max) {
+    throw invalidArgument("page_size", `must be between 0 and ${bounds.max}`);
   }
-  return requested === 0 ? DEFAULT_PAGE_SIZE : requested;
+  return requested === 0 ? bounds.fallback : requested;
 }
 
 /**

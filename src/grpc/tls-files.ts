@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createSecureContext } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
@@ -28,28 +27,27 @@ type Listener<Update> = (update: Update | null) => void;
  * of dropping every new connection, which is what grpc-js would do with it.
  */
 export class WatchedTlsFiles implements grpc.experimental.CertificateProvider {
-  private current: TlsMaterial;
   private fingerprint: string;
   private rejected: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly caListeners = new Set<Listener<grpc.experimental.CaCertificateUpdate>>();
   private readonly identityListeners = new Set<Listener<grpc.experimental.IdentityCertificateUpdate>>();
 
-  /** Reads and checks the files now: a bad set at start is a configuration error, not a warning. */
-  constructor(
+  private constructor(
     private readonly settings: TlsSettings,
     private readonly onReloadProblem: (problem: string) => void,
     private readonly onReloaded: () => void,
+    private current: TlsMaterial,
   ) {
-    const material = {
-      cert: readFileSync(settings.certFile),
-      key: readFileSync(settings.keyFile),
-      ca: settings.clientCaFile === undefined ? undefined : readFileSync(settings.clientCaFile),
-    };
+    this.fingerprint = fingerprintOf(current);
+  }
+
+  /** Reads and checks the files now: a bad set at start is a configuration error, not a warning. */
+  static async open(settings: TlsSettings, onReloadProblem: (problem: string) => void, onReloaded: () => void): Promise<WatchedTlsFiles> {
+    const material = await readMaterial(settings);
     const problem = problemWith(material);
     if (problem !== undefined) throw new Error(problem);
-    this.current = material;
-    this.fingerprint = fingerprintOf(material);
+    return new WatchedTlsFiles(settings, onReloadProblem, onReloaded, material);
   }
 
   credentials(): grpc.ServerCredentials {
@@ -73,11 +71,7 @@ export class WatchedTlsFiles implements grpc.experimental.CertificateProvider {
   async reload(): Promise<void> {
     let material: TlsMaterial;
     try {
-      material = {
-        cert: await readFile(this.settings.certFile),
-        key: await readFile(this.settings.keyFile),
-        ca: this.settings.clientCaFile === undefined ? undefined : await readFile(this.settings.clientCaFile),
-      };
+      material = await readMaterial(this.settings);
     } catch (error) {
       this.onReloadProblem(`cannot read the TLS files (${(error as NodeJS.ErrnoException).code ?? "error"}); keeping the last good set`);
       return;
@@ -125,6 +119,14 @@ export class WatchedTlsFiles implements grpc.experimental.CertificateProvider {
     for (const listener of this.identityListeners) listener({ certificate: cert, privateKey: key });
     if (ca !== undefined) for (const listener of this.caListeners) listener({ caCertificate: ca });
   }
+}
+
+async function readMaterial(settings: TlsSettings): Promise<TlsMaterial> {
+  return {
+    cert: await readFile(settings.certFile),
+    key: await readFile(settings.keyFile),
+    ca: settings.clientCaFile === undefined ? undefined : await readFile(settings.clientCaFile),
+  };
 }
 
 function problemWith(material: TlsMaterial): string | undefined {
