@@ -7,7 +7,7 @@ import { SessionVerifier } from "../clients/ts/src/index.js";
 import { deriveSuccessor, hashRefreshToken } from "../src/crypto/refresh-token.js";
 import { openDatabase } from "../src/store/database.js";
 import { Store } from "../src/store/store.js";
-import { connectClients } from "../test/support/clients.js";
+import { services } from "../src/grpc/proto.js";
 import { check, healthClient } from "../test/support/health.js";
 
 // One load generator thread: drives one scenario for a fixed time with a
@@ -23,8 +23,11 @@ export interface WorkerTask {
   readonly seconds: number;
   readonly concurrency: number;
   readonly items: string[];
-  /** For the direct rotation floors: the grace HMAC key is not needed, a random successor is as costly. */
   readonly warmupMs: number;
+  /** Warm up until every item was used once (and at least warmupMs): the steady state of a working set. */
+  readonly warmupEveryItem?: boolean;
+  /** The embedded verifier's VerifiedTokens capacity (0: every signature checked). */
+  readonly verifiedTokenCacheSize?: number;
 }
 
 export type Scenario =
@@ -63,7 +66,11 @@ async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: O
       };
     }
     case "embedded": {
-      const verifier = await SessionVerifier.start({ target: `127.0.0.1:${task.grpcPort}`, jwksUrl: `http://127.0.0.1:${task.httpPort}/.well-known/jwks.json` });
+      const verifier = await SessionVerifier.start({
+        target: `127.0.0.1:${task.grpcPort}`,
+        jwksUrl: `http://127.0.0.1:${task.httpPort}/.well-known/jwks.json`,
+        ...(task.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: task.verifiedTokenCacheSize }),
+      });
       return {
         run: async (slot) => {
           const result = await verifier.verify(items[slot] ?? "");
@@ -77,20 +84,43 @@ async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: O
     case "prisma-rotation":
       return prismaRotation(task, items);
     default: {
-      const clients = connectClients(task.grpcPort);
+      const v1 = services.sessionauthority.v1;
+      const client = new grpc.Client(`127.0.0.1:${task.grpcPort}`, grpc.credentials.createInsecure());
+      const session = v1.SessionService.service;
+      const token = v1.TokenService.service;
       const run: Operation = async (slot) => {
         const item = items[slot] ?? "";
-        if (task.scenario === "create") await clients.session("CreateSession", { user_id: item, ...meta });
+        if (task.scenario === "create") await call(client, session.CreateSession, { user_id: item, ...meta });
         else if (task.scenario === "refresh") {
-          const response = await clients.token("RefreshTokens", { refresh_token: item, ...meta });
+          const response = await call(client, token.RefreshTokens, { refresh_token: item, ...meta }, token.RefreshTokens.responseDeserialize);
           items[slot] = response.tokens?.refresh_token ?? "";
-        } else if (task.scenario === "verify") await clients.token("VerifyAccessToken", { access_token: item });
-        else if (task.scenario === "list") await clients.session("ListSessions", { user_id: item, page_size: 10 });
-        else await clients.session("TouchSession", { session_id: item });
+        } else if (task.scenario === "verify") await call(client, token.VerifyAccessToken, { access_token: item });
+        else if (task.scenario === "list") await call(client, session.ListSessions, { user_id: item, page_size: 10 });
+        else await call(client, session.TouchSession, { session_id: item });
       };
-      return { run, close: async () => clients.close() };
+      return { run, close: async () => client.close() };
     }
   }
+}
+
+/**
+ * One unary call. The response is decoded only when the scenario needs it
+ * (the rotated refresh token): like the health floor's, the load generator's
+ * own cost stays small and alike across scenarios, so the rates compare servers.
+ */
+function call<Request, Response = Buffer>(
+  client: grpc.Client,
+  method: { readonly path: string; readonly requestSerialize: grpc.serialize<Request> },
+  request: Request,
+  decode: (bytes: Buffer) => Response = (bytes) => bytes as Response,
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(method.path, method.requestSerialize, decode, request, new grpc.Metadata(), { deadline: Date.now() + 20_000 }, (error, response) => {
+      if (error) reject(error);
+      else if (response === undefined) reject(new Error("no response"));
+      else resolve(response);
+    });
+  });
 }
 
 // The rotation's own statements (those of RotationRepository), as plain pg
@@ -180,8 +210,8 @@ async function drive(task: WorkerTask): Promise<WorkerResult> {
     cursor += 1;
     return slot;
   };
-  const lane = async (until: number, record: boolean) => {
-    while (performance.now() < until) {
+  const lane = async (until: number, record: boolean, everyItem = false) => {
+    while (performance.now() < until || (everyItem && cursor < items.length)) {
       const slot = take();
       const started = performance.now();
       try {
@@ -197,7 +227,7 @@ async function drive(task: WorkerTask): Promise<WorkerResult> {
   };
   try {
     const warmupEnd = performance.now() + task.warmupMs;
-    await Promise.all(Array.from({ length: task.concurrency }, () => lane(warmupEnd, false)));
+    await Promise.all(Array.from({ length: task.concurrency }, () => lane(warmupEnd, false, task.warmupEveryItem === true)));
     const end = performance.now() + task.seconds * 1000;
     await Promise.all(Array.from({ length: task.concurrency }, () => lane(end, true)));
   } finally {

@@ -1,8 +1,13 @@
 // npm run bench: every scenario driven for a fixed time by load generators in
 // worker threads, beside its floors, in one run, so the numbers are read as
-// ratios on a shared, noisy machine. Starts its own PostgreSQL and servers.
+// ratios on a shared, noisy machine. Starts its own PostgreSQL and servers,
+// the servers compiled (`npm run build`, run first) as the image runs them.
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
+//   BENCH_ONLY=no-op,verify   only the steps whose label contains one of these words
+//   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
+//                             `npx tsx bench/profile-summary.ts dir/*.cpuprofile`
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -22,7 +27,12 @@ const seconds = Number(process.env["BENCH_SECONDS"] ?? 8);
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 16);
 const workers = Number(process.env["BENCH_WORKERS"] ?? 2);
 const steadySeconds = Number(process.env["BENCH_STEADY_SECONDS"] ?? 60);
+const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((word) => word.trim().toLowerCase()).filter(Boolean);
+const profileDir = process.env["BENCH_PROFILE"];
 const POOL = 10_000;
+
+/** Whether a step runs under BENCH_ONLY. */
+const selected = (label: string) => only.length === 0 || only.some((word) => label.toLowerCase().includes(word));
 const MEMORY_SESSIONS = 100_000;
 
 interface Result {
@@ -67,6 +77,14 @@ function runWorker(task: WorkerTask): Promise<WorkerResult> {
   });
 }
 
+interface MeasureOptions {
+  readonly concurrency?: number;
+  readonly workers?: number;
+  /** Use every item once before measuring: the steady state of a working set (verified signatures cached). */
+  readonly warmupEveryItem?: boolean;
+  readonly verifiedTokenCacheSize?: number;
+}
+
 /**
  * Splits `items` among the workers, drives `scenario` for the fixed time,
  * and merges what they measured; the items come back as they ended (rotated
@@ -78,7 +96,7 @@ async function measure(
   scenario: Scenario,
   items: string[],
   target: { servers: readonly Server[]; databaseUrl: string },
-  options: { concurrency?: number; workers?: number } = {},
+  options: MeasureOptions = {},
 ): Promise<{ result: Result; items: string[] }> {
   const count = options.workers ?? workers;
   const shares = Array.from({ length: count }, (_, w) => items.filter((_, i) => i % count === w));
@@ -97,10 +115,12 @@ async function measure(
         concurrency: options.concurrency ?? concurrency,
         items: share,
         warmupMs: 1_000,
+        ...(options.warmupEveryItem === undefined ? {} : { warmupEveryItem: options.warmupEveryItem }),
+        ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
       });
     }),
   );
-  const elapsed = (performance.now() - started) / 1000 - 1;
+  const elapsed = (performance.now() - started) / 1000;
   const after = pids.map(usage);
   const latencies = Float64Array.from(outcomes.flatMap((outcome) => [...outcome.latencies])).sort();
   const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
@@ -147,7 +167,8 @@ async function sessionCount(url: string): Promise<number> {
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
-  const process = runCli("serve", { DB_POOL_SIZE: "16", ...env });
+  const nodeArgs = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`];
+  const process = runCli("serve", { DB_POOL_SIZE: "16", ...env }, { compiled: true, nodeArgs });
   const { grpcPort, httpPort } = await process.serving;
   return { process, grpcPort, httpPort };
 }
@@ -158,6 +179,7 @@ async function stopServer(server: Server): Promise<void> {
 }
 
 async function main() {
+  execFileSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
   const postgres = await startEmbeddedPostgres();
   const scratch = await mkdtemp(path.join(tmpdir(), "sa-bench-"));
   const kekFile = path.join(scratch, "kek");
@@ -170,7 +192,8 @@ async function main() {
     let server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
     const target = { servers: [server], databaseUrl: url };
     let seeded: SeededSessions = await seedSessions(url, kekFile, POOL, { usersEvery: 5 });
-    const take = async (label: string, scenario: Scenario, items: string[], options?: { concurrency?: number; workers?: number }) => {
+    const take = async (label: string, scenario: Scenario, items: string[], options?: MeasureOptions) => {
+      if (!selected(label)) return items;
       const { result, items: after } = await measure(label, "postgres", scenario, items, target, options);
       results.push(result);
       return after;
@@ -180,66 +203,66 @@ async function main() {
     fresh = await take("floor: rotation, raw pg statements", "raw-rotation", fresh);
     fresh = await take("floor: rotation, Prisma interactive transaction", "prisma-rotation", fresh);
     seeded = { ...seeded, refreshTokens: await take("RefreshTokens", "refresh", seeded.refreshTokens) };
-    await take("VerifyAccessToken (EdDSA, cache)", "verify", seeded.accessTokens);
-    await take("floor: jose verify (EdDSA), load generator", "jose", seeded.accessTokens);
-    await take("embedded verifier (EdDSA, local)", "embedded", seeded.accessTokens);
+    results.push(...(await verifyRows("EdDSA", seeded.accessTokens, server, url, kekFile)));
     await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));
     await take("ListSessions", "list", [...new Set(seeded.userIds)]);
     await take("TouchSession (coalesced)", "touch", seeded.sessionIds);
-    const contended = (await seedSessions(url, kekFile, 8)).refreshTokens;
-    await take("contended: 32 clients, 8 sessions, grace on", "refresh", contended, { concurrency: 16, workers: 2 });
+    if (selected("contended")) {
+      const contended = (await seedSessions(url, kekFile, 8)).refreshTokens;
+      await take("contended: 32 clients, 8 sessions, grace on", "refresh", contended, { concurrency: 16, workers: 2 });
+    }
 
     // Three server processes on the one database (2 cores: reported, not a target).
-    const extra = [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile }), await startServer({ DATABASE_URL: url, KEK_FILE: kekFile })];
-    const three = { servers: [server, ...extra], databaseUrl: url };
-    const { result: threeResult } = await measure("RefreshTokens, 3 server processes", "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
-    results.push(threeResult);
-    for (const other of extra) await stopServer(other);
+    if (selected("3 server processes")) {
+      const extra = [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile }), await startServer({ DATABASE_URL: url, KEK_FILE: kekFile })];
+      const three = { servers: [server, ...extra], databaseUrl: url };
+      const { result: threeResult } = await measure("RefreshTokens, 3 server processes", "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
+      results.push(threeResult);
+      for (const other of extra) await stopServer(other);
+    }
 
     // Memory: 100,000 sessions in the database, then a steady refresh + verify load.
     await stopServer(server);
-    const many = await seedSessions(url, kekFile, MEMORY_SESSIONS - (await sessionCount(url)), { signFirst: POOL });
-    server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
-    target.servers.splice(0, 1, server);
-    const sampler = setInterval(() => {
-      const now = usage(server.process.child.pid);
-      if (now !== undefined) memory.samples_mb.push(now.rssMb);
-    }, 5_000);
-    const steadyEnd = Date.now() + steadySeconds * 1000;
-    let refreshPool = many.refreshTokens.slice(0, POOL);
-    while (Date.now() < steadyEnd) {
-      const [refreshed] = await Promise.all([
-        measure("steady: RefreshTokens", "postgres", "refresh", refreshPool, target, { workers: 1 }),
-        measure("steady: VerifyAccessToken", "postgres", "verify", many.accessTokens.slice(0, POOL), target, { workers: 1 }),
-      ]);
-      refreshPool = refreshed.items;
+    if (selected("steady")) {
+      const many = await seedSessions(url, kekFile, MEMORY_SESSIONS - (await sessionCount(url)), { signFirst: POOL });
+      server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
+      target.servers.splice(0, 1, server);
+      const sampler = setInterval(() => {
+        const now = usage(server.process.child.pid);
+        if (now !== undefined) memory.samples_mb.push(now.rssMb);
+      }, 5_000);
+      const steadyEnd = Date.now() + steadySeconds * 1000;
+      let refreshPool = many.refreshTokens.slice(0, POOL);
+      while (Date.now() < steadyEnd) {
+        const [refreshed] = await Promise.all([
+          measure("steady: RefreshTokens", "postgres", "refresh", refreshPool, target, { workers: 1 }),
+          measure("steady: VerifyAccessToken", "postgres", "verify", many.accessTokens.slice(0, POOL), target, { workers: 1 }),
+        ]);
+        refreshPool = refreshed.items;
+      }
+      clearInterval(sampler);
+      await stopServer(server);
     }
-    clearInterval(sampler);
-    await stopServer(server);
 
     // The other signing algorithms: a database each.
     for (const algorithm of ["ES256", "RS256"]) {
+      if (!verifyLabels(algorithm).some(selected)) continue;
       const algorithmUrl = await createDatabase(postgres, `bench_${algorithm.toLowerCase()}`);
       const algorithmServer = await startServer({ DATABASE_URL: algorithmUrl, KEK_FILE: kekFile, SIGNING_ALGORITHM: algorithm });
-      const algorithmTarget = { servers: [algorithmServer], databaseUrl: algorithmUrl };
       const tokens = (await seedSessions(algorithmUrl, kekFile, POOL)).accessTokens;
-      for (const [label, scenario] of [
-        [`VerifyAccessToken (${algorithm}, cache)`, "verify"],
-        [`floor: jose verify (${algorithm}), load generator`, "jose"],
-        [`embedded verifier (${algorithm}, local)`, "embedded"],
-      ] as const) {
-        results.push((await measure(label, "postgres", scenario, tokens, algorithmTarget)).result);
-      }
+      results.push(...(await verifyRows(algorithm, tokens, algorithmServer, algorithmUrl, kekFile)));
       await stopServer(algorithmServer);
     }
 
     // PGlite: RefreshTokens on the embedded default, seeded while no server holds the folder.
-    const dataDir = path.join(scratch, "pglite");
-    await stopServer(await startServer({ DATA_DIR: dataDir }));
-    const pgliteTokens = await seedPglite(dataDir);
-    const pgliteServer = await startServer({ DATA_DIR: dataDir });
-    results.push((await measure("RefreshTokens", "pglite", "refresh", pgliteTokens, { servers: [pgliteServer], databaseUrl: "" })).result);
-    await stopServer(pgliteServer);
+    if (selected("pglite")) {
+      const dataDir = path.join(scratch, "pglite");
+      await stopServer(await startServer({ DATA_DIR: dataDir }));
+      const pgliteTokens = await seedPglite(dataDir);
+      const pgliteServer = await startServer({ DATA_DIR: dataDir });
+      results.push((await measure("RefreshTokens (PGlite)", "pglite", "refresh", pgliteTokens, { servers: [pgliteServer], databaseUrl: "" })).result);
+      await stopServer(pgliteServer);
+    }
 
     report(results, memory);
     await mkdir("bench/results", { recursive: true });
@@ -251,6 +274,39 @@ async function main() {
     await postgres.stop();
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+const verifyLabels = (algorithm: string) => [
+  `VerifyAccessToken (${algorithm}), steady: signatures cached`,
+  `VerifyAccessToken (${algorithm}), every signature checked`,
+  `floor: jose verify (${algorithm}), load generator`,
+  `embedded verifier (${algorithm}), steady: signatures cached`,
+  `embedded verifier (${algorithm}), every signature checked`,
+];
+
+/**
+ * Verification of one algorithm's tokens, each way: the steady state of a
+ * working set (every token seen once before measuring, so its signature is
+ * cached and only time and revocation are checked), and with every signature
+ * checked (the cache off: a server started with VERIFIED_TOKEN_CACHE_SIZE=0).
+ */
+async function verifyRows(algorithm: string, tokens: string[], server: Server, databaseUrl: string, kekFile: string): Promise<Result[]> {
+  const [cached, everyCall, jose, embeddedCached, embeddedEveryCall] = verifyLabels(algorithm) as [string, string, string, string, string];
+  const target = { servers: [server], databaseUrl };
+  const rows: Result[] = [];
+  const row = async (label: string, scenario: Scenario, on: typeof target, options: MeasureOptions = {}) => {
+    if (selected(label)) rows.push((await measure(label, "postgres", scenario, tokens, on, options)).result);
+  };
+  await row(cached, "verify", target, { warmupEveryItem: true });
+  if (selected(everyCall)) {
+    const uncached = await startServer({ DATABASE_URL: databaseUrl, KEK_FILE: kekFile, SIGNING_ALGORITHM: algorithm, VERIFIED_TOKEN_CACHE_SIZE: "0" });
+    await row(everyCall, "verify", { servers: [uncached], databaseUrl });
+    await stopServer(uncached);
+  }
+  await row(jose, "jose", target);
+  await row(embeddedCached, "embedded", target, { warmupEveryItem: true });
+  await row(embeddedEveryCall, "embedded", target, { verifiedTokenCacheSize: 0 });
+  return rows;
 }
 
 /** PGlite has no network port: the bench opens the folder itself (no server running) to seed it. */
@@ -290,9 +346,12 @@ function report(results: Result[], memory: { sessions: number; samples_mb: numbe
   console.log(`RefreshTokens / Prisma rotation floor: ${ratio(refresh, rate("floor: rotation, Prisma interactive transaction"))} (target ≥ 0.80)`);
   console.log(`RefreshTokens / raw pg rotation floor: ${ratio(refresh, rate("floor: rotation, raw pg statements"))}`);
   for (const algorithm of ["EdDSA", "ES256", "RS256"]) {
-    const floor = Math.min(rate(`floor: jose verify (${algorithm}), load generator`), noop);
-    console.log(`VerifyAccessToken (${algorithm}) / min(jose, no-op): ${ratio(rate(`VerifyAccessToken (${algorithm}, cache)`), floor)}${algorithm === "EdDSA" ? " (target ≥ 0.80)" : ""}`);
-    console.log(`embedded verifier (${algorithm}): ${rate(`embedded verifier (${algorithm}, local)`)}/s over ${workers} worker(s)${algorithm === "EdDSA" ? " (target ≥ 15,000/s per core)" : ""}`);
+    const [cached, everyCall, jose, embeddedCached, embeddedEveryCall] = verifyLabels(algorithm) as [string, string, string, string, string];
+    const floor = Math.min(rate(jose), noop);
+    const target = algorithm === "EdDSA" ? " (target ≥ 0.80)" : "";
+    console.log(`VerifyAccessToken (${algorithm}) / min(jose, no-op): ${ratio(rate(cached), floor)} steady, ${ratio(rate(everyCall), floor)} with every signature checked${target}`);
+    const perThread = (label: string) => Math.round(rate(label) / workers);
+    console.log(`embedded verifier (${algorithm}) per load thread: ${perThread(embeddedCached)}/s steady, ${perThread(embeddedEveryCall)}/s with every signature checked${algorithm === "EdDSA" ? " (target ≥ 15,000/s per core)" : ""}`);
   }
   for (const r of results) {
     if (r.p50_ms > 0 && r.p99_ms > 10 * r.p50_ms) console.log(`p99 > 10 × p50: ${r.backend} ${r.scenario} (${r.p99_ms} vs ${r.p50_ms} ms)`);

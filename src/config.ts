@@ -73,6 +73,7 @@ const envSchema = z.object({
   AUDIT_RETENTION: duration("365d"),
   DB_HEALTH_INTERVAL: duration("2s").refine((ms) => ms >= 50, "must be at least 50ms"),
   VERIFY_STALE_LIMIT: duration("5m"),
+  VERIFIED_TOKEN_CACHE_SIZE: count(10_000),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
 });
@@ -135,6 +136,8 @@ export interface Config {
     readonly listenRetryDelayMs: number;
     /** How long after the cache stopped being current VerifyAccessToken may answer from it while the database is out of reach. */
     readonly verifyStaleLimitMs: number;
+    /** Access tokens whose signature VerifyAccessToken has checked and need not check again; 0: check every time. */
+    readonly verifiedTokenCacheSize: number;
   };
   /** How long audit entries are kept, whatever happens to what they describe. */
   readonly auditRetentionMs: number;
@@ -209,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       heartbeatIntervalMs: e.WATCH_HEARTBEAT_INTERVAL,
       listenRetryDelayMs: e.LISTEN_RETRY_DELAY,
       verifyStaleLimitMs: e.VERIFY_STALE_LIMIT,
+      verifiedTokenCacheSize: e.VERIFIED_TOKEN_CACHE_SIZE,
     },
     databaseHealthIntervalMs: e.DB_HEALTH_INTERVAL,
     auditRetentionMs: e.AUDIT_RETENTION,

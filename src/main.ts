@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Server as HttpServer } from "node:http";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { VerifiedTokens } from "../clients/ts/src/verified-tokens.js";
 import { ConfigError, type Config } from "./config.js";
 import { systemClock, type Clock } from "./domain/context.js";
 import type { Dependencies } from "./domain/dependencies.js";
@@ -129,6 +130,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
       encryption,
       feed,
       verificationCache,
+      verifiedTokens: new VerifiedTokens(config.revocations.verifiedTokenCacheSize),
       databaseWatch,
       denialAudit,
       auditRetentionMs: config.auditRetentionMs,

@@ -1,3 +1,4 @@
+import type { VerifiedTokens } from "../../clients/ts/src/verified-tokens.js";
 import type { OrgScopes } from "../config.js";
 import type { KeyEncryption } from "../crypto/key-encryption.js";
 import type { DatabaseWatch } from "../store/database-watch.js";
@@ -8,6 +9,7 @@ import type { DenialAudit } from "./denial-audit.js";
 import type { FeedSignal } from "./revocation-feed.js";
 import type { KeyRing, KeySettings } from "./signing-keys.js";
 import type { VerificationCache } from "./verification-cache.js";
+import type { AccessTokenPayload } from "./verify-access-token.js";
 import type { TokenIssuer } from "./token-issuer.js";
 
 export interface SessionSettings extends LifetimeSettings {
@@ -41,6 +43,8 @@ export interface Dependencies {
   /** Wakes feed readers when events may have committed (LISTEN/NOTIFY). */
   readonly feed: FeedSignal;
   readonly verificationCache: VerificationCache;
+  /** Signatures already checked, by token; see VerifiedTokens. */
+  readonly verifiedTokens: VerifiedTokens<{ readonly alg: string; readonly payload: AccessTokenPayload }>;
   readonly databaseWatch: DatabaseWatch;
   /** Refused calls on their way to the audit log. */
   readonly denialAudit: DenialAudit;

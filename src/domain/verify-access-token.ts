@@ -1,12 +1,15 @@
 import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import type { RevocationVerdict } from "../../clients/ts/src/revocation-state.js";
+import { timeVerdict, type TimeVerdict } from "../../clients/ts/src/verified-tokens.js";
 import { DatabaseUnavailableError } from "../store/errors.js";
 import type { VerificationState } from "../store/verification-repository.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
 
+export type AccessTokenPayload = JWTPayload & Record<string, unknown>;
+
 export interface VerifiedAccessToken {
-  readonly payload: JWTPayload & Record<string, unknown>;
+  readonly payload: AccessTokenPayload;
   readonly sessionId: string;
 }
 
@@ -23,12 +26,40 @@ function importedKey(jwk: JWK, alg: string): Promise<CryptoKey | Uint8Array> {
   return key;
 }
 
+const timeRefusals: Record<NonNullable<TimeVerdict>, () => DomainError> = {
+  expired: () => new DomainError("TOKEN_EXPIRED", "the access token has expired"),
+  not_yet_valid: () => new DomainError("TOKEN_CLAIM_MISMATCH", 'the access token\'s "nbf" claim is not accepted here'),
+  issued_in_future: () => new DomainError("TOKEN_ISSUED_IN_FUTURE", "the access token claims to be issued in the future"),
+};
+
+/** A published, unrevoked key for `kid`, else the refusal. */
+async function keyFor(deps: Dependencies, kid: string, alg: string | undefined): Promise<JWK> {
+  const key = kid.length === 0 ? undefined : await deps.keyRing.verificationKey(kid);
+  if (key === "revoked") throw new DomainError("TOKEN_KEY_REVOKED", "the access token was signed by a revoked key");
+  if (key === undefined || key.alg !== alg) {
+    throw new DomainError("TOKEN_KEY_UNKNOWN", "the access token was not signed by a published key");
+  }
+  return key;
+}
+
 /**
  * The JWT checks, each failure with its own reason so a caller (or an
  * operator reading logs) can tell a forged token from an old one: header and
- * algorithm, key, signature, expiry, issuer and audience, issue time.
+ * algorithm, key, signature, expiry, issuer and audience, issue time. A token
+ * seen before skips the header, signature, issuer and audience (they cannot
+ * change); its key and times are checked again.
  */
-async function verifySignedClaims(deps: Dependencies, accessToken: string): Promise<{ kid: string; payload: JWTPayload & Record<string, unknown> }> {
+async function verifySignedClaims(deps: Dependencies, accessToken: string): Promise<{ kid: string; payload: AccessTokenPayload }> {
+  const leewaySeconds = Math.floor(deps.settings.accessTokenLeewayMs / 1000);
+  const now = deps.clock.now();
+  const nowSeconds = Math.floor(now.getTime() / 1000);
+  const known = deps.verifiedTokens.lookup(accessToken);
+  if (known !== undefined) {
+    await keyFor(deps, known.kid, known.claims.alg);
+    const verdict = timeVerdict(known, nowSeconds, leewaySeconds);
+    if (verdict !== undefined) throw timeRefusals[verdict]();
+    return { kid: known.kid, payload: known.claims.payload };
+  }
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
     header = decodeProtectedHeader(accessToken);
@@ -39,13 +70,8 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
     throw new DomainError("TOKEN_ALGORITHM_REFUSED", "the access token's algorithm is not accepted");
   }
   const kid = typeof header.kid === "string" && header.kid.length <= 128 ? header.kid : "";
-  const key = kid.length === 0 ? undefined : await deps.keyRing.verificationKey(kid);
-  if (key === "revoked") throw new DomainError("TOKEN_KEY_REVOKED", "the access token was signed by a revoked key");
-  if (key === undefined || key.alg !== header.alg) {
-    throw new DomainError("TOKEN_KEY_UNKNOWN", "the access token was not signed by a published key");
-  }
-  const leewaySeconds = Math.floor(deps.settings.accessTokenLeewayMs / 1000);
-  const now = deps.clock.now();
+  const key = await keyFor(deps, kid, header.alg);
+  let payload: AccessTokenPayload;
   try {
     const verified = await jwtVerify(accessToken, await importedKey(key, header.alg), {
       issuer: deps.tokens.issuer,
@@ -54,14 +80,9 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
       clockTolerance: leewaySeconds,
       currentDate: now,
     });
-    const payload = verified.payload as JWTPayload & Record<string, unknown>;
-    if (typeof payload.iat !== "number" || payload.iat > Math.floor(now.getTime() / 1000) + leewaySeconds) {
-      throw new DomainError("TOKEN_ISSUED_IN_FUTURE", "the access token claims to be issued in the future");
-    }
-    return { kid, payload };
+    payload = verified.payload as AccessTokenPayload;
   } catch (error) {
-    if (error instanceof DomainError) throw error;
-    if (error instanceof errors.JWTExpired) throw new DomainError("TOKEN_EXPIRED", "the access token has expired");
+    if (error instanceof errors.JWTExpired) throw timeRefusals.expired();
     if (error instanceof errors.JWSSignatureVerificationFailed) {
       throw new DomainError("TOKEN_SIGNATURE_INVALID", "the access token's signature does not verify");
     }
@@ -70,6 +91,18 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
     }
     throw new DomainError("TOKEN_INVALID", "the access token is not a well-formed JWT");
   }
+  if (typeof payload.iat !== "number" || payload.iat > nowSeconds + leewaySeconds) throw timeRefusals.issued_in_future();
+  // Every token we issue has `exp`; one without it is not kept.
+  if (typeof payload.exp === "number") {
+    deps.verifiedTokens.remember(accessToken, {
+      kid,
+      claims: { alg: header.alg, payload },
+      expiresAt: payload.exp,
+      notBefore: typeof payload.nbf === "number" ? payload.nbf : undefined,
+      issuedAt: payload.iat,
+    });
+  }
+  return { kid, payload };
 }
 
 const revokedMessages = {

@@ -23,10 +23,18 @@ export interface ServiceProcess {
  * Runs the CLI as an operator would. With DATABASE_URL the processes of a test
  * file share one KEK (as replicas must) unless the test sets KEK_FILE itself.
  */
-export function runCli(command: string | readonly string[], env: Record<string, string>): ServiceProcess {
+export interface RunOptions {
+  /** Run `dist/src/cli.js` (after `npm run build`), as the image does, instead of the sources through tsx. */
+  readonly compiled?: boolean;
+  /** Extra Node.js flags, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
+}
+
+export function runCli(command: string | readonly string[], env: Record<string, string>, options: RunOptions = {}): ServiceProcess {
   const kek = env["DATABASE_URL"] !== undefined && env["KEK_FILE"] === undefined ? { KEK_FILE: sharedKekFile() } : {};
   const args = typeof command === "string" ? [command] : [...command];
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+  const entry = options.compiled === true ? ["dist/src/cli.js"] : ["--import", "tsx", "src/cli.ts"];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...args], {
     env: { PATH: process.env["PATH"] ?? "", GRPC_PORT: "0", HTTP_PORT: "0", LOG_LEVEL: "info", ...kek, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -27,6 +27,11 @@ export class JwksCache {
     return this.keys;
   }
 
+  /** Whether the JWKS as last fetched lists `kid`. */
+  lists(kid: string): boolean {
+    return this.kids.has(kid);
+  }
+
   refresh(): Promise<void> {
     this.fetching ??= this.fetchOnce().finally(() => {
       this.fetching = undefined;

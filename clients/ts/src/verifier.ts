@@ -5,6 +5,7 @@ import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose"
 import protobuf from "protobufjs";
 import { JwksCache } from "./jwks-cache.js";
 import { factOf, RevocationState } from "./revocation-state.js";
+import { timeVerdict, VerifiedTokens, type TimeVerdict } from "./verified-tokens.js";
 
 export interface VerifierOptions {
   /** gRPC address of session-authority, e.g. "127.0.0.1:50051". */
@@ -26,6 +27,11 @@ export interface VerifierOptions {
   readonly maxSilenceMs?: number;
   /** Clock skew allowed on `exp` and `iat`. Default 60 s, as the server's. */
   readonly clockToleranceSeconds?: number;
+  /**
+   * Tokens whose signature was checked and need not be checked again (time and
+   * revocation are checked on every call). Default 10,000; 0 checks every time.
+   */
+  readonly verifiedTokenCacheSize?: number;
   /** Where sessionauthority/v1/*.proto and google/rpc/*.proto are; default: this package's proto/. */
   readonly protoDir?: string;
 }
@@ -35,6 +41,11 @@ export type Verification =
   | { readonly valid: false; readonly reason: string; readonly source: "local" | "server" };
 
 const ALGORITHMS = ["EdDSA", "ES256", "RS256"];
+const TIME_REASONS: Record<NonNullable<TimeVerdict>, string> = {
+  expired: "TOKEN_EXPIRED",
+  not_yet_valid: "TOKEN_CLAIM_MISMATCH",
+  issued_in_future: "TOKEN_ISSUED_IN_FUTURE",
+};
 const MAX_RETRY_MS = 5_000;
 
 interface RevocationEventMessage {
@@ -64,12 +75,14 @@ export class SessionVerifier {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly jwks: JwksCache;
+  private readonly verified: VerifiedTokens<JWTPayload & Record<string, unknown>>;
   private readonly client: grpc.Client & Record<string, (...args: never[]) => unknown>;
   private readonly statusType: protobuf.Type;
   private readonly errorInfoType: protobuf.Type;
 
   private constructor(private readonly options: VerifierOptions) {
     this.jwks = new JwksCache(options.jwksUrl);
+    this.verified = new VerifiedTokens(options.verifiedTokenCacheSize ?? 10_000);
     const protoDir = options.protoDir ?? fileURLToPath(new URL("../proto/", import.meta.url));
     const definition = protoLoader.loadSync("sessionauthority/v1/token_service.proto", {
       includeDirs: [protoDir],
@@ -141,8 +154,22 @@ export class SessionVerifier {
     return metadata;
   }
 
-  /** The claims and kid of a token whose signature, issuer, audience and times check out; else the refusal. */
+  /**
+   * The claims and kid of a token whose signature, issuer, audience and times
+   * check out; else the refusal. A token verified before skips the signature
+   * while the JWKS still lists its key; its times are checked again.
+   */
   private async verifySignature(token: string): Promise<{ claims: JWTPayload & Record<string, unknown>; kid: string } | Verification> {
+    const tolerance = this.options.clockToleranceSeconds ?? 60;
+    const known = this.verified.lookup(token);
+    if (known !== undefined) {
+      await this.jwks.keyFor(known.kid);
+      if (this.jwks.lists(known.kid)) {
+        const verdict = timeVerdict(known, Math.floor(Date.now() / 1000), tolerance);
+        return verdict === undefined ? { claims: known.claims, kid: known.kid } : { valid: false, reason: TIME_REASONS[verdict], source: "local" };
+      }
+      this.verified.forget(token);
+    }
     let kid: string;
     try {
       const header = decodeProtectedHeader(token);
@@ -151,7 +178,6 @@ export class SessionVerifier {
     } catch {
       return { valid: false, reason: "TOKEN_INVALID", source: "local" };
     }
-    const tolerance = this.options.clockToleranceSeconds ?? 60;
     try {
       const { payload } = await jwtVerify(token, await this.jwks.keyFor(kid), {
         issuer: this.options.issuer ?? "session-authority",
@@ -162,7 +188,12 @@ export class SessionVerifier {
       if (typeof payload.iat !== "number" || payload.iat > Date.now() / 1000 + tolerance) {
         return { valid: false, reason: "TOKEN_ISSUED_IN_FUTURE", source: "local" };
       }
-      return { claims: payload as JWTPayload & Record<string, unknown>, kid };
+      const claims = payload as JWTPayload & Record<string, unknown>;
+      // Every token session-authority issues has `exp`; one without it is not kept.
+      if (typeof payload.exp === "number") {
+        this.verified.remember(token, { kid, claims, expiresAt: payload.exp, notBefore: payload.nbf, issuedAt: payload.iat });
+      }
+      return { claims, kid };
     } catch (error) {
       if (error instanceof errors.JWTExpired) return { valid: false, reason: "TOKEN_EXPIRED", source: "local" };
       if (error instanceof errors.JWKSNoMatchingKey) return { valid: false, reason: "TOKEN_KEY_UNKNOWN", source: "local" };
