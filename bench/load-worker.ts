@@ -131,7 +131,7 @@ const LOCK = `SELECT t.id, t.session_id, t.token_version, t.global_version, t.ex
   FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.user_id = s.user_id JOIN global_state g ON g.id = 1
  WHERE t.token_hash = $1 FOR UPDATE OF t`;
 const MARK = `UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_by = $2, rotated_client = $3
- WHERE id = $1::uuid AND rotated_at IS NULL AND revoked_at IS NULL`;
+ WHERE id = $1::uuid AND COALESCE(rotated_at, revoked_at) IS NULL`;
 const INSERT = `INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, now(), LEAST(now() + make_interval(secs => $7), $8)) RETURNING expires_at`;
 const ACTIVITY = `UPDATE sessions SET last_activity_at = now(), last_ip_address = COALESCE($2, last_ip_address) WHERE id = $1::uuid`;

@@ -7,6 +7,7 @@
 //   BENCH_ONLY=no-op,verify   only the steps whose label contains one of these words
 //   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
 //                             `npx tsx bench/profile-summary.ts dir/*.cpuprofile`
+//   BENCH_SERVER_ENV='{"K":"V"}' and BENCH_SERVER_NODE_ARGS='--flag …': to try a server tuning
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -29,6 +30,8 @@ const workers = Number(process.env["BENCH_WORKERS"] ?? 2);
 const steadySeconds = Number(process.env["BENCH_STEADY_SECONDS"] ?? 60);
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((word) => word.trim().toLowerCase()).filter(Boolean);
 const profileDir = process.env["BENCH_PROFILE"];
+const serverEnv = JSON.parse(process.env["BENCH_SERVER_ENV"] ?? "{}") as Record<string, string>;
+const serverNodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
 const POOL = 10_000;
 
 /** Whether a step runs under BENCH_ONLY. */
@@ -167,8 +170,8 @@ async function sessionCount(url: string): Promise<number> {
 }
 
 async function startServer(env: Record<string, string>): Promise<Server> {
-  const nodeArgs = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`];
-  const process = runCli("serve", { DB_POOL_SIZE: "16", ...env }, { compiled: true, nodeArgs });
+  const nodeArgs = [...serverNodeArgs, ...(profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${path.resolve(profileDir)}`])];
+  const process = runCli("serve", { DB_POOL_SIZE: "16", ...serverEnv, ...env }, { compiled: true, nodeArgs });
   const { grpcPort, httpPort } = await process.serving;
   return { process, grpcPort, httpPort };
 }
@@ -185,7 +188,7 @@ async function main() {
   const kekFile = path.join(scratch, "kek");
   await writeFile(kekFile, randomBytes(32).toString("base64"), { mode: 0o600 });
   const results: Result[] = [];
-  const memory: { sessions: number; samples_mb: number[] } = { sessions: MEMORY_SESSIONS, samples_mb: [] };
+  const memory: Memory = { sessions: MEMORY_SESSIONS, samples_mb: [], heap_total_mb: [] };
   try {
     // PostgreSQL, EdDSA: floors and the RPCs.
     const url = await createDatabase(postgres, "bench_eddsa");
@@ -223,13 +226,14 @@ async function main() {
 
     // Memory: 100,000 sessions in the database, then a steady refresh + verify load.
     await stopServer(server);
-    if (selected("steady")) {
+    if (selected("memory: steady run")) {
       const many = await seedSessions(url, kekFile, MEMORY_SESSIONS - (await sessionCount(url)), { signFirst: POOL });
       server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
       target.servers.splice(0, 1, server);
       const sampler = setInterval(() => {
         const now = usage(server.process.child.pid);
         if (now !== undefined) memory.samples_mb.push(now.rssMb);
+        void heapTotalMb(server).then((mb) => memory.heap_total_mb.push(mb));
       }, 5_000);
       const steadyEnd = Date.now() + steadySeconds * 1000;
       let refreshPool = many.refreshTokens.slice(0, POOL);
@@ -337,7 +341,20 @@ async function seedPglite(dataDir: string): Promise<string[]> {
   }
 }
 
-function report(results: Result[], memory: { sessions: number; samples_mb: number[] }): void {
+interface Memory {
+  readonly sessions: number;
+  /** Server RSS every 5 s of the steady run. */
+  readonly samples_mb: number[];
+  /** The V8 heap's size at the same moments (from /metrics): what of the RSS is JavaScript's. */
+  readonly heap_total_mb: number[];
+}
+
+async function heapTotalMb(server: Server): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  return Math.round(Number(/^nodejs_heap_size_total_bytes (\S+)/m.exec(text)?.[1] ?? 0) / 1024 / 1024);
+}
+
+function report(results: Result[], memory: Memory): void {
   console.table(results.map(({ first_error: _, ...row }) => row));
   const rate = (scenario: string) => results.find((r) => r.backend === "postgres" && r.scenario === scenario)?.rps ?? 0;
   const noop = rate("floor: no-op unary (health check)");
@@ -361,6 +378,7 @@ function report(results: Result[], memory: { sessions: number; samples_mb: numbe
   if (samples.length > 0) {
     const low = Math.min(...samples);
     const high = Math.max(...samples);
+    console.log(`memory samples every 5 s: RSS ${samples.join(" ")} MB; V8 heap ${memory.heap_total_mb.join(" ")} MB`);
     console.log(`memory with ${memory.sessions} sessions: RSS ${samples[0]}–${samples.at(-1)} MB over the steady run (min ${low}, max ${high}; spread ${((high / low - 1) * 100).toFixed(1)} %; target ≤ 200 MB, ±10 %)`);
   }
 }

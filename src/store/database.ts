@@ -1,8 +1,6 @@
 import { mkdir } from "node:fs/promises";
-import { PGlite } from "@electric-sql/pglite";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { PrismaPGlite } from "pglite-prisma-adapter";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { lockDataFolder } from "./data-folder-lock.js";
 
@@ -160,6 +158,8 @@ function openPostgres(url: string, poolSize: number): Database {
 async function openPglite(dataDir: string): Promise<Database> {
   await mkdir(dataDir, { recursive: true });
   const unlock = lockDataFolder(dataDir);
+  // Loaded only here: replicas on PostgreSQL never pay for PGlite's module in memory.
+  const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import("@electric-sql/pglite"), import("pglite-prisma-adapter")]);
   const pglite = new PGlite(dataDir);
   try {
     await pglite.waitReady;
