@@ -38,6 +38,26 @@ describe("access tokens", () => {
     expect(await reasonFor("garbage")).toBe("TOKEN_INVALID");
   });
 
+  it("once verified, are still checked for revocation, key and time on every later call", async () => {
+    const created = await t.session("CreateSession", { user_id: "verified-twice" });
+    const token = created.tokens?.access_token ?? "";
+    const first = await t.token("VerifyAccessToken", { access_token: token });
+    expect((await t.token("VerifyAccessToken", { access_token: token })).claims).toEqual(first.claims);
+    // A different token that shares the signature is not the token that was verified.
+    const [header, , signature] = token.split(".") as [string, string, string];
+    expect(await reasonFor(`${header}.${b64({ ...decodeJwt(token), sub: "admin" })}.${signature}`)).toBe("TOKEN_SIGNATURE_INVALID");
+    await t.session("RevokeSession", { session_id: created.session?.session_id ?? "", reason: "logout" });
+    expect(await reasonFor(token)).toBe("TOKEN_REVOKED");
+
+    const later = await issue();
+    expect((await t.token("VerifyAccessToken", { access_token: later })).claims?.user_id).toBe("reader");
+    t.clock.advance(-5 * 60_000);
+    expect(await reasonFor(later)).toBe("TOKEN_ISSUED_IN_FUTURE");
+    t.clock.advance(5 * 60_000 + 11 * 60_000);
+    expect(await reasonFor(later)).toBe("TOKEN_EXPIRED");
+    t.clock.advance(-11 * 60_000);
+  });
+
   it("are refused once expired beyond the leeway, and when issued in the future", async () => {
     const token = await issue();
     t.clock.advance(10 * 60_000 + 30_000); // past exp, inside the 60 s leeway

@@ -92,6 +92,8 @@ describe("signing keys", () => {
     t = await startTestService();
     const signedByRevoked = await issue();
     const revokedKid = kidOf(signedByRevoked) ?? "";
+    // Verified (and so remembered) before the key is revoked.
+    expect((await t.token("VerifyAccessToken", { access_token: signedByRevoked })).claims?.user_id).toBeTruthy();
     const revoked = await t.token("RevokeSigningKey", { kid: revokedKid, reason: "key_compromised" });
     expect(revoked.revoked_key?.stage).toBe("SIGNING_KEY_STAGE_REVOKED");
     expect(revoked.revoked_key?.revoke_reason).toBe("key_compromised");
