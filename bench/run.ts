@@ -1,10 +1,11 @@
 // npm run bench: every scenario driven for a fixed time by load generators in
 // worker threads, beside its floors, in one run, so the numbers are read as
 // ratios on a shared, noisy machine. Starts its own PostgreSQL and servers,
-// the servers compiled (`npm run build`, run first) as the image runs them.
+// the servers as the image runs them: compiled (`npm run build`, run first),
+// with the image's memory settings (MALLOC_ARENA_MAX, NODE_OPTIONS).
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
-//   BENCH_ONLY=no-op,verify   only the steps whose label contains one of these words
+//   BENCH_ONLY=no-op,verify   only the steps whose label contains one of these words (=label: exactly)
 //   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
 //                             `npx tsx bench/profile-summary.ts dir/*.cpuprofile`
 //   BENCH_SERVER_ENV='{"K":"V"}' and BENCH_SERVER_NODE_ARGS='--flag …': to try a server tuning
@@ -20,6 +21,7 @@ import { loadConfig } from "../src/config.js";
 import { openDatabase } from "../src/store/database.js";
 import { migrate } from "../src/store/migrate.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "../test/support/embedded-postgres.js";
+import { imageEnv, readDockerfile } from "../test/support/dockerfile-replay.js";
 import { runCli, type ServiceProcess } from "../test/support/service-process.js";
 import type { Scenario, WorkerResult, WorkerTask } from "./load-worker.js";
 import { seedSessions, type SeededSessions } from "./seed.js";
@@ -30,12 +32,17 @@ const workers = Number(process.env["BENCH_WORKERS"] ?? 2);
 const steadySeconds = Number(process.env["BENCH_STEADY_SECONDS"] ?? 60);
 const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((word) => word.trim().toLowerCase()).filter(Boolean);
 const profileDir = process.env["BENCH_PROFILE"];
-const serverEnv = JSON.parse(process.env["BENCH_SERVER_ENV"] ?? "{}") as Record<string, string>;
+const image = imageEnv(await readDockerfile("Dockerfile"));
+const serverEnv: Record<string, string> = {
+  ...Object.fromEntries(["MALLOC_ARENA_MAX", "NODE_OPTIONS"].filter((name) => image[name] !== undefined).map((name) => [name, image[name] as string])),
+  ...(JSON.parse(process.env["BENCH_SERVER_ENV"] ?? "{}") as Record<string, string>),
+};
 const serverNodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
 const POOL = 10_000;
 
 /** Whether a step runs under BENCH_ONLY. */
-const selected = (label: string) => only.length === 0 || only.some((word) => label.toLowerCase().includes(word));
+const selected = (label: string) =>
+  only.length === 0 || only.some((word) => (word.startsWith("=") ? label.toLowerCase() === word.slice(1) : label.toLowerCase().includes(word)));
 const MEMORY_SESSIONS = 100_000;
 
 interface Result {
@@ -203,8 +210,11 @@ async function main() {
     };
     await take("floor: no-op unary (health check)", "health", ["-"]);
     let fresh = (await seedSessions(url, kekFile, POOL)).refreshTokens;
-    fresh = await take("floor: rotation, raw pg statements", "raw-rotation", fresh);
-    fresh = await take("floor: rotation, Prisma interactive transaction", "prisma-rotation", fresh);
+    // The rotation floors run in one thread, as one server process runs the RPC, with as
+    // many rotations in flight as the RPC scenarios have calls in flight over all workers.
+    const asOneProcess = { workers: 1, concurrency: concurrency * workers };
+    fresh = await take("floor: rotation, raw pg statements", "raw-rotation", fresh, asOneProcess);
+    fresh = await take("floor: rotation, Prisma interactive transaction", "prisma-rotation", fresh, asOneProcess);
     seeded = { ...seeded, refreshTokens: await take("RefreshTokens", "refresh", seeded.refreshTokens) };
     results.push(...(await verifyRows("EdDSA", seeded.accessTokens, server, url, kekFile)));
     await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));

@@ -37,6 +37,12 @@ export async function readDockerfile(file: string): Promise<Instruction[]> {
     });
 }
 
+/** The ENV of the Dockerfile's last stage (the image that runs). */
+export function imageEnv(instructions: readonly Instruction[]): Record<string, string> {
+  const last = instructions.map((instruction) => instruction.keyword).lastIndexOf("FROM");
+  return Object.assign({}, ...instructions.slice(last).filter((instruction) => instruction.keyword === "ENV").map((instruction) => parseEnv(instruction.args)));
+}
+
 function parseEnv(args: string): Record<string, string> {
   return Object.fromEntries([...args.matchAll(/(\w+)=("[^"]*"|\S+)/g)].map((m) => [m[1] ?? "", (m[2] ?? "").replace(/^"|"$/g, "")]));
 }
