@@ -5,7 +5,7 @@
 // with the image's memory settings (MALLOC_ARENA_MAX, NODE_OPTIONS).
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
-//   BENCH_ONLY=no-op,verify   only the steps whose label contains one of these words (=label: exactly)
+//   BENCH_ONLY="no-op;verify" only the steps whose label contains one of these words (=label: exactly)
 //   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
 //                             `npx tsx bench/profile-summary.ts dir/*.cpuprofile`
 //   BENCH_SERVER_ENV='{"K":"V"}' and BENCH_SERVER_NODE_ARGS='--flag …': to try a server tuning
@@ -30,7 +30,8 @@ const seconds = Number(process.env["BENCH_SECONDS"] ?? 8);
 const concurrency = Number(process.env["BENCH_CONCURRENCY"] ?? 16);
 const workers = Number(process.env["BENCH_WORKERS"] ?? 2);
 const steadySeconds = Number(process.env["BENCH_STEADY_SECONDS"] ?? 60);
-const only = (process.env["BENCH_ONLY"] ?? "").split(",").map((word) => word.trim().toLowerCase()).filter(Boolean);
+// ";" between words: scenario labels themselves contain commas.
+const only = (process.env["BENCH_ONLY"] ?? "").split(";").map((word) => word.trim().toLowerCase()).filter(Boolean);
 const profileDir = process.env["BENCH_PROFILE"];
 const image = imageEnv(await readDockerfile("Dockerfile"));
 const serverEnv: Record<string, string> = {
