@@ -3,11 +3,12 @@ import { listAuditEvents } from "../domain/list-audit-events.js";
 import type { AuditServiceHandlers } from "../generated/proto/types/sessionauthority/v1/AuditService.js";
 import type { Logger } from "../logger.js";
 import { fromTimestamp, toTimestamp } from "./convert.js";
-import { unary } from "./unary.js";
+import { unaryFor } from "./unary.js";
 
 export function auditServiceHandlers(deps: Dependencies, logger: Logger): AuditServiceHandlers {
+  const unary = unaryFor(deps, logger);
   return {
-    ListAuditEvents: unary(logger, async (request, { caller }) => {
+    ListAuditEvents: unary(async (request, { caller, deps }) => {
       const page = await listAuditEvents(deps, caller, {
         userId: request.user_id,
         sessionId: request.session_id,

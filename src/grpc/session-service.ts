@@ -15,7 +15,7 @@ import type { SessionServiceHandlers } from "../generated/proto/types/sessionaut
 import type { Logger } from "../logger.js";
 import { fromDuration, fromStruct, fromTimestamp } from "./convert.js";
 import { toSessionMessage, toTokenPair } from "./session-message.js";
-import { unary } from "./unary.js";
+import { unaryFor } from "./unary.js";
 
 // Transport only: decode the request, call the use case, encode the answer.
 
@@ -28,9 +28,10 @@ function authenticationInput(context: AuthenticationContext__Output | null | und
 }
 
 export function sessionServiceHandlers(deps: Dependencies, logger: Logger): SessionServiceHandlers {
+  const unary = unaryFor(deps, logger);
   const now = () => deps.clock.now();
   return {
-    CreateSession: unary(logger, async (request, { caller }) => {
+    CreateSession: unary(async (request, { caller, deps }) => {
       const result = await createSession(deps, caller, {
         userId: request.user_id,
         activeOrgId: request.active_org_id,
@@ -49,13 +50,13 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(result.session, now()), tokens: toTokenPair(result.tokens), replayed: result.replayed };
     }),
 
-    GetSession: unary(logger, async (request, { caller }) => {
+    GetSession: unary(async (request, { caller, deps }) => {
       if (request.lookup === undefined) throw invalidArgument("lookup", "set session_id or refresh_token");
       const input = request.lookup === "session_id" ? { sessionId: request.session_id ?? "" } : { refreshToken: request.refresh_token ?? "" };
       return { session: toSessionMessage(await getSession(deps, caller, input), now()) };
     }),
 
-    ListSessions: unary(logger, async (request, { caller }) => {
+    ListSessions: unary(async (request, { caller, deps }) => {
       const page = await listSessions(deps, caller, {
         userId: request.user_id,
         includeInactive: request.include_inactive,
@@ -66,12 +67,12 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { sessions: page.sessions.map((session) => toSessionMessage(session, at)), next_page_token: page.nextPageToken };
     }),
 
-    TouchSession: unary(logger, async (request, { caller }) => {
+    TouchSession: unary(async (request, { caller, deps }) => {
       const result = await touchSession(deps, caller, { sessionId: request.session_id, ipAddress: request.ip_address });
       return { session: toSessionMessage(result.session, now()), recorded: result.recorded };
     }),
 
-    UpdateSession: unary(logger, async (request, { caller }) => {
+    UpdateSession: unary(async (request, { caller, deps }) => {
       const session = await updateSession(deps, caller, {
         sessionId: request.session_id,
         // Synthetic oneofs tell which proto3 `optional` fields were sent.
@@ -85,12 +86,12 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(session, now()) };
     }),
 
-    RevokeSession: unary(logger, async (request, { caller }) => {
+    RevokeSession: unary(async (request, { caller, deps }) => {
       const session = await revokeSession(deps, caller, { sessionId: request.session_id, reason: request.reason });
       return { session: toSessionMessage(session, now()) };
     }),
 
-    RevokeUserSessions: unary(logger, async (request, { caller }) => {
+    RevokeUserSessions: unary(async (request, { caller, deps }) => {
       const revokedCount = await revokeUserSessions(deps, caller, {
         userId: request.user_id,
         exceptSessionId: request.except_session_id,
@@ -99,12 +100,12 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { revoked_count: revokedCount };
     }),
 
-    ReportSuspiciousActivity: unary(logger, async (request, { caller }) => {
+    ReportSuspiciousActivity: unary(async (request, { caller, deps }) => {
       const result = await reportSuspiciousActivity(deps, caller, { sessionId: request.session_id, reason: request.reason });
       return { session: toSessionMessage(result.session, now()), revoked: result.revoked };
     }),
 
-    RecordProviderAccess: unary(logger, async (request, { caller }) => {
+    RecordProviderAccess: unary(async (request, { caller, deps }) => {
       const session = await recordProviderAccess(deps, caller, {
         sessionId: request.session_id,
         provider: request.provider,
@@ -113,7 +114,7 @@ export function sessionServiceHandlers(deps: Dependencies, logger: Logger): Sess
       return { session: toSessionMessage(session, now()) };
     }),
 
-    DeleteUserData: unary(logger, async (request, { caller }) => {
+    DeleteUserData: unary(async (request, { caller, deps }) => {
       const deleted = await deleteUserData(deps, caller, request.user_id);
       return { deleted_session_count: deleted.sessions, deleted_token_count: deleted.tokens };
     }),

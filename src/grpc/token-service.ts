@@ -16,7 +16,7 @@ import { fromDuration, toDuration, toStruct, toTimestamp } from "./convert.js";
 import { toSessionMessage, toTokenPair } from "./session-message.js";
 import { allowedByPolicy } from "./interceptors/caller-auth.js";
 import { RevocationStreams } from "./revocation-streams.js";
-import { unary } from "./unary.js";
+import { unaryFor } from "./unary.js";
 
 function toClaimsMessage(payload: JWTPayload & Record<string, unknown>, sessionId: string) {
   const seconds = (value: unknown) => (typeof value === "number" ? toTimestamp(new Date(value * 1000)) : null);
@@ -81,8 +81,9 @@ function toSigningKeyMessage(key: SigningKeyView) {
 export const SWITCH_ORG_CAPABILITY = "/sessionauthority.v1.TokenService/RefreshTokens:switch_org";
 
 export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy: Policy | undefined, revocationStreams: RevocationStreams): TokenServiceHandlers {
+  const unary = unaryFor(deps, logger);
   return {
-    RefreshTokens: unary(logger, async (request, { caller }) => {
+    RefreshTokens: unary(async (request, { caller, deps }) => {
       const result = await rotateRefreshToken(deps, caller, {
         refreshToken: request.refresh_token,
         userAgent: request.user_agent,
@@ -95,14 +96,14 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
       });
       return { tokens: toTokenPair(result.tokens), session: toSessionMessage(result.session, deps.clock.now()) };
     }),
-    VerifyAccessToken: unary(logger, async (request) => {
+    VerifyAccessToken: unary(async (request, { deps }) => {
       const { payload, sessionId } = await verifyAccessToken(deps, request.access_token);
       return { claims: toClaimsMessage(payload, sessionId) };
     }),
-    RevokeRefreshToken: unary(logger, async (request, { caller }) => ({
+    RevokeRefreshToken: unary(async (request, { caller, deps }) => ({
       session_id: await revokeRefreshToken(deps, caller, { refreshToken: request.refresh_token, reason: request.reason }),
     })),
-    RevokeUserTokens: unary(logger, async (request, { caller }) => {
+    RevokeUserTokens: unary(async (request, { caller, deps }) => {
       const result = await revokeUserTokens(deps, caller, { userId: request.user_id, reason: request.reason, keepSessionId: request.keep_session_id });
       return {
         token_version: String(result.tokenVersion),
@@ -110,7 +111,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         session: result.kept === undefined ? null : toSessionMessage(result.kept.session, deps.clock.now()),
       };
     }),
-    ListUserTokens: unary(logger, async (request, { caller }) => {
+    ListUserTokens: unary(async (request, { caller, deps }) => {
       const page = await listUserTokens(deps, caller, { userId: request.user_id, pageSize: request.page_size, pageToken: request.page_token });
       return {
         tokens: page.tokens.map((token) => ({
@@ -123,23 +124,23 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         next_page_token: page.nextPageToken,
       };
     }),
-    RevokeToken: unary(logger, async (request, { caller }) => ({
+    RevokeToken: unary(async (request, { caller, deps }) => ({
       session_id: await revokeTokenById(deps, caller, { tokenId: request.token_id, reason: request.reason }),
     })),
-    RevokeAllTokens: unary(logger, async (request, { caller }) => ({
+    RevokeAllTokens: unary(async (request, { caller, deps }) => ({
       global_version: String(await revokeAllTokens(deps, caller, { reason: request.reason })),
     })),
-    GetJwks: unary(logger, async () => ({
+    GetJwks: unary(async (_request, { deps }) => ({
       keys: deps.keyRing.publicKeys().map(toJsonWebKey),
       max_age: toDuration(deps.keySettings.jwksMaxAgeMs),
     })),
-    ListSigningKeys: unary(logger, async () => ({ keys: (await listSigningKeys(deps)).map(toSigningKeyMessage) })),
-    RotateSigningKey: unary(logger, async (request, { caller }) => {
+    ListSigningKeys: unary(async (_request, { deps }) => ({ keys: (await listSigningKeys(deps)).map(toSigningKeyMessage) })),
+    RotateSigningKey: unary(async (request, { caller, deps }) => {
       const keys = await rotateSigningKey(deps, caller, { reason: request.reason });
       const next = keys.find((key) => key.stage === "published");
       return { next_key: next === undefined ? null : toSigningKeyMessage(next), keys: keys.map(toSigningKeyMessage) };
     }),
-    RevokeSigningKey: unary(logger, async (request, { caller }) => {
+    RevokeSigningKey: unary(async (request, { caller, deps }) => {
       const result = await revokeSigningKey(deps, caller, { kid: request.kid, reason: request.reason, bumpGlobalVersion: request.revoke_all_tokens });
       const revoked = result.keys.find((key) => key.kid === request.kid);
       return {
@@ -149,7 +150,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         keys: result.keys.map(toSigningKeyMessage),
       };
     }),
-    GetRevocationSnapshot: unary(logger, async (request, { caller }) => {
+    GetRevocationSnapshot: unary(async (request, { caller, deps }) => {
       const snapshot = await getRevocationSnapshot(deps, caller, request.org_ids);
       return {
         cursor: formatCursor(snapshot.cursor),

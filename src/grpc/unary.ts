@@ -1,8 +1,8 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { Caller } from "../domain/context.js";
+import type { Dependencies } from "../domain/dependencies.js";
 import { DomainError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
-import { withCallDeadline } from "../store/call-deadline.js";
 import { DatabaseUnavailableError, DeadlineExceededError } from "../store/errors.js";
 import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
 import { isMalformed, malformedRequestError } from "./malformed-request.js";
@@ -10,7 +10,11 @@ import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
 
 export interface CallContext {
   readonly caller: Caller;
+  /** The service's dependencies for this call: its store stops at the call's deadline. */
+  readonly deps: Dependencies;
 }
+
+export type UnaryHandler<Request, Response> = (request: Request, context: CallContext) => Promise<Response>;
 
 /**
  * Wraps every unary handler: grpc-js does not turn a rejected promise into a
@@ -18,19 +22,21 @@ export interface CallContext {
  * table in status.ts, and turns anything unexpected into INTERNAL with a log
  * line (never the error's text, which might hold input).
  */
-export function unary<Request, Response>(
-  logger: Logger,
-  handler: (request: Request, context: CallContext) => Promise<Response>,
-): grpc.handleUnaryCall<Request, Response> {
-  return (call, callback) => {
-    const context: CallContext = { caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") } };
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-    const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : withCallDeadline(deadlineMs, () => handler(call.request, context));
-    run.then(
-      (response) => callback(null, response),
-      (error: unknown) => callback(toErrorStatus(error, logger, call.getPath())),
-    );
+export function unaryFor(deps: Dependencies, logger: Logger) {
+  return function unary<Request, Response>(handler: UnaryHandler<Request, Response>): grpc.handleUnaryCall<Request, Response> {
+    return (call, callback) => {
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      const context: CallContext = {
+        caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") },
+        deps: Number.isFinite(deadlineMs) ? { ...deps, store: deps.store.withDeadline(deadlineMs) } : deps,
+      };
+      const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : handler(call.request, context);
+      run.then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(toErrorStatus(error, logger, call.getPath())),
+      );
+    };
   };
 }
 

@@ -1,4 +1,3 @@
-import { remainingMs } from "./call-deadline.js";
 import { DatabaseUnavailableError, DeadlineExceededError } from "./errors.js";
 import type { Prisma } from "./database.js";
 
@@ -19,11 +18,14 @@ async function limitStatements(tx: TransactionClient, remaining: number): Promis
   await tx.$queryRaw`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.ceil(remaining)))}, true)`;
 }
 
+/** `deadlineMs`: epoch ms when the caller stops waiting; Infinity for none. */
 export async function inTransaction<T>(
   prisma: Prisma,
+  deadlineMs: number,
   work: (tx: TransactionClient) => Promise<T>,
   isolationLevel?: "RepeatableRead",
 ): Promise<T> {
+  const remainingMs = () => deadlineMs - Date.now();
   for (let attempt = 1; ; attempt += 1) {
     const remaining = remainingMs();
     if (remaining <= 0) throw new DeadlineExceededError("the call's deadline passed before its transaction began");
