@@ -30,7 +30,7 @@ export interface RotateInput {
 export const TOKEN_REUSE_REASON = "token_reuse";
 
 type Outcome =
-  | { readonly kind: "rotated" | "replayed"; readonly sessionId: string; readonly refreshToken: string; readonly refreshExpiresAt: Date }
+  | { readonly kind: "rotated" | "replayed"; readonly session: SessionRecord; readonly refreshToken: string; readonly refreshExpiresAt: Date }
   | { readonly kind: "failed"; readonly error: DomainError };
 
 /**
@@ -94,12 +94,12 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
       refreshTtlSeconds: token.refreshTtlSeconds,
       sessionExpiresAt: token.sessionExpiresAt,
     });
-    await repos.rotation.recordActivity(token.sessionId, ipAddress, switchOrg);
-    return { kind: "rotated", sessionId: token.sessionId, refreshToken: successor.token, refreshExpiresAt: expiresAt };
+    const session = await repos.rotation.recordActivity(token.sessionId, ipAddress, switchOrg);
+    return { kind: "rotated", session, refreshToken: successor.token, refreshExpiresAt: expiresAt };
   });
 
   if (outcome.kind === "failed") throw outcome.error;
-  const session = found(await deps.store.read(({ sessions }) => sessions.findById(outcome.sessionId)));
+  const { session } = outcome;
   const access = await deps.tokens.accessToken(session, accessTtlMs);
   return {
     session,
@@ -146,7 +146,8 @@ async function spentToken(
     await repos.events.record([
       { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: token.sessionActiveOrgId, reason: racing ? "concurrent" : "retry", caller: caller.id },
     ]);
-    return { kind: "replayed", sessionId: token.sessionId, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
+    const session = found(await repos.sessions.findById(token.sessionId));
+    return { kind: "replayed", session, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
   }
   if (racing) {
     return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));

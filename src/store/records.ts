@@ -97,6 +97,82 @@ export function toSessionRecord(row: SessionRow, global: GlobalVersionState): Se
   };
 }
 
+/**
+ * A session row as raw SQL returns it (`s.*`, snake_case), with its user's
+ * version and the global version under the names below.
+ */
+export interface SessionSqlRow {
+  id: string;
+  user_id: string;
+  active_org_id: string | null;
+  device_name: string | null;
+  user_agent: string | null;
+  ip_address: string | null;
+  last_ip_address: string | null;
+  location: string | null;
+  is_trusted: boolean;
+  amr: string[];
+  acr: string | null;
+  auth_time: Date;
+  extra_claims: unknown;
+  suspicious_activity_count: number;
+  accessed_providers: string[];
+  last_provider: string | null;
+  last_provider_sync_at: Date | null;
+  created_by: string;
+  idempotency_key: string | null;
+  token_version: bigint;
+  global_version: bigint;
+  refresh_ttl_seconds: number;
+  created_at: Date;
+  last_activity_at: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+  revoke_reason: string | null;
+  client_info_erased_at: Date | null;
+  user_token_version: bigint;
+  user_token_version_reason: string | null;
+  user_token_version_bumped_at: Date | null;
+  current_global_version: bigint;
+  global_reason: string | null;
+  global_bumped_at: Date | null;
+}
+
+export function sessionFromSqlRow(row: SessionSqlRow): SessionRecord {
+  const session: SessionRow = {
+    id: row.id,
+    userId: row.user_id,
+    activeOrgId: row.active_org_id,
+    deviceName: row.device_name,
+    userAgent: row.user_agent,
+    ipAddress: row.ip_address,
+    lastIpAddress: row.last_ip_address,
+    location: row.location,
+    isTrusted: row.is_trusted,
+    amr: row.amr,
+    acr: row.acr,
+    authTime: row.auth_time,
+    extraClaims: row.extra_claims as Session["extraClaims"],
+    suspiciousActivityCount: row.suspicious_activity_count,
+    accessedProviders: row.accessed_providers,
+    lastProvider: row.last_provider,
+    lastProviderSyncAt: row.last_provider_sync_at,
+    createdBy: row.created_by,
+    idempotencyKey: row.idempotency_key,
+    tokenVersion: row.token_version,
+    globalVersion: row.global_version,
+    refreshTtlSeconds: row.refresh_ttl_seconds,
+    createdAt: row.created_at,
+    lastActivityAt: row.last_activity_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    revokeReason: row.revoke_reason,
+    clientInfoErasedAt: row.client_info_erased_at,
+    user: { tokenVersion: row.user_token_version, tokenVersionReason: row.user_token_version_reason, tokenVersionBumpedAt: row.user_token_version_bumped_at },
+  };
+  return toSessionRecord(session, { globalVersion: row.current_global_version, reason: row.global_reason, bumpedAt: row.global_bumped_at });
+}
+
 /** What the domain decides at login; the rest of a session starts at its defaults. */
 export type NewSession = Pick<
   SessionRecord,
