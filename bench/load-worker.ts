@@ -43,7 +43,10 @@ export type Scenario =
   | "prisma-rotation";
 
 export interface WorkerResult {
+  readonly kind: "result";
   readonly latencies: Float64Array;
+  /** Share of the measured phase this load thread's event loop was busy (0–1): the load generator's own cost. */
+  readonly busy: number;
   readonly errors: number;
   readonly firstError: string;
   readonly items: string[];
@@ -134,7 +137,9 @@ const MARK = `UPDATE refresh_tokens SET rotated_at = clock_timestamp(), rotated_
  WHERE id = $1::uuid AND COALESCE(rotated_at, revoked_at) IS NULL`;
 const INSERT = `INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
  VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6, now(), LEAST(now() + make_interval(secs => $7), $8)) RETURNING expires_at`;
-const ACTIVITY = `UPDATE sessions SET last_activity_at = now(), last_ip_address = COALESCE($2, last_ip_address) WHERE id = $1::uuid`;
+const ACTIVITY = `UPDATE sessions s SET last_activity_at = now(), last_ip_address = COALESCE($2, s.last_ip_address)
+  FROM users u, global_state g WHERE s.id = $1::uuid AND u.user_id = s.user_id AND g.id = 1
+  RETURNING s.*, u.token_version AS user_token_version, u.token_version_reason, u.token_version_bumped_at, g.global_version, g.reason, g.bumped_at`;
 const graceKey = createHash("sha256").update("bench floor").digest();
 
 async function rawRotation(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
@@ -203,6 +208,7 @@ async function drive(task: WorkerTask): Promise<WorkerResult> {
   const latencies: number[] = [];
   let errors = 0;
   let firstError = "";
+  let busy = 0;
   let cursor = 0;
   // Each in-flight lane owns the slots it takes, so a rotated token is never presented twice at once.
   const take = () => {
@@ -228,12 +234,17 @@ async function drive(task: WorkerTask): Promise<WorkerResult> {
   try {
     const warmupEnd = performance.now() + task.warmupMs;
     await Promise.all(Array.from({ length: task.concurrency }, () => lane(warmupEnd, false, task.warmupEveryItem === true)));
+    // The parent reads the server's CPU between these two messages, so warmup is not counted.
+    parentPort?.postMessage({ kind: "measuring" });
+    const utilisation = performance.eventLoopUtilization();
     const end = performance.now() + task.seconds * 1000;
     await Promise.all(Array.from({ length: task.concurrency }, () => lane(end, true)));
+    busy = performance.eventLoopUtilization(utilisation).utilization;
+    parentPort?.postMessage({ kind: "measured" });
   } finally {
     await close();
   }
-  return { latencies: Float64Array.from(latencies), errors, firstError, items };
+  return { kind: "result", latencies: Float64Array.from(latencies), busy, errors, firstError, items };
 }
 
 const result = await drive(workerData as WorkerTask);

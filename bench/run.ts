@@ -13,7 +13,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir } from "node:os";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import pg from "pg";
@@ -54,8 +54,13 @@ interface Result {
   p99_ms: number;
   p999_ms: number;
   errors: number;
+  /** Over the measured phase only; 100 = one core. */
   server_cpu_pct: number | null;
   server_rss_mb: number | null;
+  /** The load threads' (or a floor's own thread's) event loops busy, summed; 100 = one thread always busy. */
+  load_busy_pct: number;
+  /** The whole machine (server, load, PostgreSQL, anything else); 100 per core. */
+  machine_cpu_pct: number | null;
   first_error?: string;
 }
 
@@ -79,10 +84,32 @@ function usage(pid: number | undefined): { cpuSeconds: number; rssMb: number } |
   }
 }
 
-function runWorker(task: WorkerTask): Promise<WorkerResult> {
+/** Busy and total jiffies of every CPU of the machine (/proc/stat). */
+function machineTicks(): { busy: number; total: number } | undefined {
+  try {
+    const fields = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((sum, value) => sum + value, 0);
+    // idle and iowait
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+interface Phases {
+  /** Called as each worker starts its measured phase, and as each ends it. */
+  readonly onMeasuring: () => void;
+  readonly onMeasured: () => void;
+}
+
+function runWorker(task: WorkerTask, phases: Phases): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL("./load-worker-entry.mjs", import.meta.url), { workerData: task });
-    worker.once("message", (message: WorkerResult) => resolve(message));
+    worker.on("message", (message: WorkerResult | { kind: "measuring" | "measured" }) => {
+      if (message.kind === "result") resolve(message);
+      else if (message.kind === "measuring") phases.onMeasuring();
+      else phases.onMeasured();
+    });
     worker.once("error", reject);
     worker.once("exit", (code) => (code === 0 ? undefined : reject(new Error(`load worker exited with ${code}`))));
   });
@@ -112,8 +139,31 @@ async function measure(
   const count = options.workers ?? workers;
   const shares = Array.from({ length: count }, (_, w) => items.filter((_, i) => i % count === w));
   const pids = target.servers.map((server) => server.process.child.pid);
-  const before = pids.map(usage);
-  const started = performance.now();
+  // Read when the last worker has warmed up and when the first has finished: the measured phase only.
+  let before = pids.map(usage);
+  let machineBefore = machineTicks();
+  let started = performance.now();
+  let after = before;
+  let machineAfter = machineBefore;
+  let elapsed = 0;
+  let measuring = 0;
+  let measured = 0;
+  const phases: Phases = {
+    onMeasuring: () => {
+      measuring += 1;
+      if (measuring < count) return;
+      before = pids.map(usage);
+      machineBefore = machineTicks();
+      started = performance.now();
+    },
+    onMeasured: () => {
+      measured += 1;
+      if (measured > 1) return;
+      after = pids.map(usage);
+      machineAfter = machineTicks();
+      elapsed = (performance.now() - started) / 1000;
+    },
+  };
   const outcomes = await Promise.all(
     shares.map((share, w) => {
       const server = target.servers[w % Math.max(1, target.servers.length)];
@@ -128,15 +178,16 @@ async function measure(
         warmupMs: 1_000,
         ...(options.warmupEveryItem === undefined ? {} : { warmupEveryItem: options.warmupEveryItem }),
         ...(options.verifiedTokenCacheSize === undefined ? {} : { verifiedTokenCacheSize: options.verifiedTokenCacheSize }),
-      });
+      }, phases);
     }),
   );
-  const elapsed = (performance.now() - started) / 1000;
-  const after = pids.map(usage);
   const latencies = Float64Array.from(outcomes.flatMap((outcome) => [...outcome.latencies])).sort();
   const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
   const cpu = before.every((b) => b !== undefined) && after.every((a) => a !== undefined) && pids.length > 0
     ? Math.round((after.reduce((sum, a) => sum + (a?.cpuSeconds ?? 0), 0) - before.reduce((sum, b) => sum + (b?.cpuSeconds ?? 0), 0)) / elapsed * 100)
+    : null;
+  const machine = machineBefore !== undefined && machineAfter !== undefined && machineAfter.total > machineBefore.total
+    ? Math.round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100 * cpus().length)
     : null;
   const rss = after.length > 0 && after.every((a) => a !== undefined) ? Math.max(...after.map((a) => a?.rssMb ?? 0)) : null;
   const errors = outcomes.reduce((sum, outcome) => sum + outcome.errors, 0);
@@ -153,6 +204,8 @@ async function measure(
     errors,
     server_cpu_pct: cpu,
     server_rss_mb: rss,
+    load_busy_pct: Math.round(outcomes.reduce((sum, outcome) => sum + outcome.busy, 0) * 100),
+    machine_cpu_pct: machine,
     ...(firstError === undefined ? {} : { first_error: firstError }),
   };
   console.log(`${backend.padEnd(8)} ${label.padEnd(52)} ${String(result.rps).padStart(7)}/s  p50 ${result.p50_ms} ms  p99 ${result.p99_ms} ms  errors ${errors}`);
