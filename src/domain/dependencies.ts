@@ -44,7 +44,7 @@ export interface Dependencies {
   readonly feed: FeedSignal;
   readonly verificationCache: VerificationCache;
   /** Signatures already checked, by token; see VerifiedTokens. */
-  readonly verifiedTokens: VerifiedTokens<{ readonly alg: string; readonly payload: AccessTokenPayload }>;
+  readonly verifiedTokens: VerifiedTokens;
   readonly databaseWatch: DatabaseWatch;
   /** Refused calls on their way to the audit log. */
   readonly denialAudit: DenialAudit;

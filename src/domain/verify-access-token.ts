@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import type { RevocationVerdict } from "../../clients/ts/src/revocation-state.js";
 import { timeVerdict, type TimeVerdict } from "../../clients/ts/src/verified-tokens.js";
 import { DatabaseUnavailableError } from "../store/errors.js";
@@ -55,10 +55,10 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const known = deps.verifiedTokens.lookup(accessToken);
   if (known !== undefined) {
-    await keyFor(deps, known.kid, known.claims.alg);
+    await keyFor(deps, known.kid, known.alg);
     const verdict = timeVerdict(known, nowSeconds, leewaySeconds);
     if (verdict !== undefined) throw timeRefusals[verdict]();
-    return { kid: known.kid, payload: known.claims.payload };
+    return { kid: known.kid, payload: decodeJwt(accessToken) as AccessTokenPayload };
   }
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
@@ -96,7 +96,7 @@ async function verifySignedClaims(deps: Dependencies, accessToken: string): Prom
   if (typeof payload.exp === "number") {
     deps.verifiedTokens.remember(accessToken, {
       kid,
-      claims: { alg: header.alg, payload },
+      alg: header.alg,
       expiresAt: payload.exp,
       notBefore: typeof payload.nbf === "number" ? payload.nbf : undefined,
       issuedAt: payload.iat,

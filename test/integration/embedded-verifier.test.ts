@@ -53,6 +53,25 @@ describe("the embedded verifier (clients/ts)", () => {
     expect(verifier.position).toMatch(/^\d+\.\d+$/);
   });
 
+  it("hands every verification its own claims: changing one changes neither the next answer nor its revocation check", async () => {
+    const { service, verifier, login } = await startBoth({ WATCH_HEARTBEAT_INTERVAL: "300ms" });
+    const erin = await login("verifier-erin");
+    const first = await verifier.verify(erin.tokens.access_token);
+    if (!first.valid) throw new Error("a fresh token did not verify");
+    // What an application might do to the object it was handed.
+    first.claims.sub = "someone-else";
+    first.claims["sid"] = "00000000-0000-4000-8000-000000000000";
+    (first.claims.aud as string[] | string) = "elsewhere";
+    const second = await verifier.verify(erin.tokens.access_token);
+    expect(second).toMatchObject({ valid: true, source: "local", claims: { sub: "verifier-erin", sid: erin.session.session_id, aud: decodeJwt(erin.tokens.access_token).aud } });
+    if (!second.valid) throw new Error("unreachable");
+    second.claims["sid"] = "00000000-0000-4000-8000-000000000000";
+    // The revocation is checked against the token's own session id, not the changed copy.
+    await service.session("RevokeSession", { session_id: erin.session.session_id, reason: "logout" });
+    await until(async () => !(await verifier.verify(erin.tokens.access_token)).valid);
+    expect(await verifier.verify(erin.tokens.access_token)).toEqual({ valid: false, reason: "TOKEN_REVOKED", source: "local" });
+  });
+
   it("stays consistent while a revocation arrives in the middle of verifying", async () => {
     const { service, verifier, login } = await startBoth({ WATCH_HEARTBEAT_INTERVAL: "300ms" });
     const dave = await login("verifier-dave");

@@ -1,29 +1,33 @@
 import { describe, expect, it } from "vitest";
 import { timeVerdict, VerifiedTokens, type VerifiedToken } from "../../clients/ts/src/verified-tokens.js";
 
-const entry = (claims: string): VerifiedToken<string> => ({ kid: "k1", claims, expiresAt: 1_000, notBefore: undefined, issuedAt: 400 });
+const entry = (kid: string): VerifiedToken => ({ kid, alg: "EdDSA", expiresAt: 1_000, notBefore: undefined, issuedAt: 400 });
 
 describe("VerifiedTokens", () => {
   it("answers only for the exact token it was given, and keeps at most its capacity, oldest out first", () => {
-    const cache = new VerifiedTokens<string>(2);
+    const cache = new VerifiedTokens(2);
     cache.remember("a.b.c", entry("first"));
-    expect(cache.lookup("a.b.c")?.claims).toBe("first");
+    expect(cache.lookup("a.b.c")?.kid).toBe("first");
     expect(cache.lookup("a.b.C")).toBeUndefined();
     expect(cache.lookup("a.b.c ")).toBeUndefined();
     cache.remember("d.e.f", entry("second"));
     cache.remember("g.h.i", entry("third"));
     expect(cache.size).toBe(2);
     expect(cache.lookup("a.b.c")).toBeUndefined();
-    expect(cache.lookup("g.h.i")?.claims).toBe("third");
+    expect(cache.lookup("g.h.i")?.kid).toBe("third");
     cache.forget("g.h.i");
     expect(cache.lookup("g.h.i")).toBeUndefined();
   });
 
   it("remembers nothing with capacity 0", () => {
-    const cache = new VerifiedTokens<string>(0);
+    const cache = new VerifiedTokens(0);
     cache.remember("a.b.c", entry("first"));
     expect(cache.lookup("a.b.c")).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+
+  it("refuses a size that is not a whole number of 0 or more, which would never evict", () => {
+    for (const size of [Number.NaN, -1, 1.5, Infinity]) expect(() => new VerifiedTokens(size)).toThrow(RangeError);
   });
 });
 

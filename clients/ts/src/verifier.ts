@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
 import protobuf from "protobufjs";
 import { JwksCache } from "./jwks-cache.js";
 import { factOf, RevocationState } from "./revocation-state.js";
@@ -75,7 +75,7 @@ export class SessionVerifier {
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly jwks: JwksCache;
-  private readonly verified: VerifiedTokens<JWTPayload & Record<string, unknown>>;
+  private readonly verified: VerifiedTokens;
   private readonly client: grpc.Client & Record<string, (...args: never[]) => unknown>;
   private readonly statusType: protobuf.Type;
   private readonly errorInfoType: protobuf.Type;
@@ -163,18 +163,22 @@ export class SessionVerifier {
     const tolerance = this.options.clockToleranceSeconds ?? 60;
     const known = this.verified.lookup(token);
     if (known !== undefined) {
-      await this.jwks.keyFor(known.kid);
-      if (this.jwks.lists(known.kid)) {
+      // A key set that cannot be refreshed, or no longer lists the key, is the full path's to report.
+      const listed = await this.jwks.keyFor(known.kid).then(() => this.jwks.lists(known.kid), () => false);
+      if (listed) {
         const verdict = timeVerdict(known, Math.floor(Date.now() / 1000), tolerance);
-        return verdict === undefined ? { claims: known.claims, kid: known.kid } : { valid: false, reason: TIME_REASONS[verdict], source: "local" };
+        if (verdict !== undefined) return { valid: false, reason: TIME_REASONS[verdict], source: "local" };
+        return { claims: decodeJwt(token) as JWTPayload & Record<string, unknown>, kid: known.kid };
       }
       this.verified.forget(token);
     }
     let kid: string;
+    let alg: string;
     try {
       const header = decodeProtectedHeader(token);
       if (header.alg === undefined || !ALGORITHMS.includes(header.alg)) return { valid: false, reason: "TOKEN_ALGORITHM_REFUSED", source: "local" };
       kid = header.kid ?? "";
+      alg = header.alg;
     } catch {
       return { valid: false, reason: "TOKEN_INVALID", source: "local" };
     }
@@ -191,7 +195,7 @@ export class SessionVerifier {
       const claims = payload as JWTPayload & Record<string, unknown>;
       // Every token session-authority issues has `exp`; one without it is not kept.
       if (typeof payload.exp === "number") {
-        this.verified.remember(token, { kid, claims, expiresAt: payload.exp, notBefore: payload.nbf, issuedAt: payload.iat });
+        this.verified.remember(token, { kid, alg, expiresAt: payload.exp, notBefore: payload.nbf, issuedAt: payload.iat });
       }
       return { claims, kid };
     } catch (error) {
