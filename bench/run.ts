@@ -45,6 +45,11 @@ const POOL = 10_000;
 const selected = (label: string) =>
   only.length === 0 || only.some((word) => (word.startsWith("=") ? label.toLowerCase() === word.slice(1) : label.toLowerCase().includes(word)));
 const MEMORY_SESSIONS = 100_000;
+// Labels of the steps that are not a single `take`, so BENCH_ONLY selects them by the names the table prints.
+const CONTENDED = "contended: 32 clients, 8 sessions, grace on";
+const THREE_SERVERS = "RefreshTokens, 3 server processes";
+const MEMORY_RUN = "memory: steady run";
+const PGLITE_REFRESH = "RefreshTokens (PGlite)";
 
 interface Result {
   scenario: string;
@@ -274,23 +279,23 @@ async function main() {
     await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));
     await take("ListSessions", "list", [...new Set(seeded.userIds)]);
     await take("TouchSession (coalesced)", "touch", seeded.sessionIds);
-    if (selected("contended")) {
+    if (selected(CONTENDED)) {
       const contended = (await seedSessions(url, kekFile, 8)).refreshTokens;
-      await take("contended: 32 clients, 8 sessions, grace on", "refresh", contended, { concurrency: 16, workers: 2 });
+      await take(CONTENDED, "refresh", contended, { concurrency: 16, workers: 2 });
     }
 
     // Three server processes on the one database (2 cores: reported, not a target).
-    if (selected("3 server processes")) {
+    if (selected(THREE_SERVERS)) {
       const extra = [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile }), await startServer({ DATABASE_URL: url, KEK_FILE: kekFile })];
       const three = { servers: [server, ...extra], databaseUrl: url };
-      const { result: threeResult } = await measure("RefreshTokens, 3 server processes", "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
+      const { result: threeResult } = await measure(THREE_SERVERS, "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
       results.push(threeResult);
       for (const other of extra) await stopServer(other);
     }
 
     // Memory: 100,000 sessions in the database, then a steady refresh + verify load.
     await stopServer(server);
-    if (selected("memory: steady run")) {
+    if (selected(MEMORY_RUN)) {
       const many = await seedSessions(url, kekFile, MEMORY_SESSIONS - (await sessionCount(url)), { signFirst: POOL });
       server = await startServer({ DATABASE_URL: url, KEK_FILE: kekFile });
       target.servers.splice(0, 1, server);
@@ -323,12 +328,12 @@ async function main() {
     }
 
     // PGlite: RefreshTokens on the embedded default, seeded while no server holds the folder.
-    if (selected("pglite")) {
+    if (selected(PGLITE_REFRESH)) {
       const dataDir = path.join(scratch, "pglite");
       await stopServer(await startServer({ DATA_DIR: dataDir }));
       const pgliteTokens = await seedPglite(dataDir);
       const pgliteServer = await startServer({ DATA_DIR: dataDir });
-      results.push((await measure("RefreshTokens (PGlite)", "pglite", "refresh", pgliteTokens, { servers: [pgliteServer], databaseUrl: "" })).result);
+      results.push((await measure(PGLITE_REFRESH, "pglite", "refresh", pgliteTokens, { servers: [pgliteServer], databaseUrl: "" })).result);
       await stopServer(pgliteServer);
     }
 
