@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createCallLog, createLogger } from "./logger.js";
 import { startService } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
@@ -61,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
-  const service = await startService(config, logger);
+  const service = await startService(config, logger, { callLog: createCallLog(logger) });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "shutting down");

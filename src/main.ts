@@ -42,6 +42,8 @@ export interface RunningService {
 
 export interface ServiceOptions {
   readonly clock?: Clock;
+  /** Where the one line per call goes (createCallLog); the logger itself when not given. */
+  readonly callLog?: Logger;
 }
 
 export function keySettingsOf(config: Config): KeySettings {
@@ -157,7 +159,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
     };
     try {
       await verificationCache.start();
-      return await startServers(config, logger, deps, database, { allowAnonymous, tlsFiles }, registry, stopBackground);
+      return await startServers(config, { logger, callLog: options.callLog ?? logger }, deps, database, { allowAnonymous, tlsFiles }, registry, stopBackground);
     } catch (error) {
       await stopBackground();
       throw error;
@@ -170,7 +172,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
 
 async function startServers(
   config: Config,
-  logger: Logger,
+  { logger, callLog }: { readonly logger: Logger; readonly callLog: Logger },
   deps: Dependencies,
   database: Database,
   transport: { readonly allowAnonymous: boolean; readonly tlsFiles: WatchedTlsFiles | undefined },
@@ -178,7 +180,7 @@ async function startServers(
   stopBackground: () => Promise<void>,
 ) {
   const { allowAnonymous, tlsFiles } = transport;
-  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry);
+  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry, callLog);
   const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port, tlsFiles?.credentials());
   tlsFiles?.start();
   let serving = true;

@@ -31,11 +31,12 @@ export function buildGrpcServer(
   logger: Logger,
   auth: CallerAuthOptions & { readonly rateLimits: RateLimits },
   registry: Registry,
+  callLog: Logger = logger,
 ): GrpcServerParts {
   const server = new grpc.Server({
     // Outermost first: logging and metrics also see calls the caller check refuses.
     interceptors: [
-      callLoggingInterceptor(logger),
+      callLoggingInterceptor(callLog),
       callMetricsInterceptor(registry),
       denialAuditInterceptor(deps.denialAudit),
       callerAuthInterceptor(auth),

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "../support/service-process.js";
+import { waitUntil } from "../support/wait.js";
 
 describe("the embedded data folder", () => {
   const folders: string[] = [];
@@ -26,6 +27,8 @@ describe("the embedded data folder", () => {
     const rewrap = runCli(["keys", "rewrap"], { DATA_DIR, GRPC_PORT: String(grpcPort) });
     expect(await rewrap.exited).toBe(1);
     expect(rewrap.output.join("\n")).toContain(`is in use by process ${server.child.pid}`);
+    // The server's access log is written in batches, at least every second.
+    await waitUntil(async () => server.output.some((line) => line.includes('"msg":"call"') && line.includes("TokenService/RotateSigningKey")), 5_000);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
 

@@ -44,6 +44,25 @@ describe("callers and policy", () => {
     expect(t.logLines.join("\n")).not.toContain(loginKey);
   });
 
+  it("writes one JSON line per call with the request id, caller, method, code and duration, refused calls included", async () => {
+    const metadata = apiKeyMetadata(loginKey);
+    metadata.set("x-request-id", "req-42.a:b");
+    await t.session("CreateSession", { user_id: "logged-call" }, metadata);
+    const refused = apiKeyMetadata(loginKey);
+    refused.set("x-request-id", "not a valid id!");
+    await failure(t.session("RevokeUserSessions", { user_id: "logged-call" }, refused));
+    const calls = t.logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((line) => line["msg"] === "call");
+    const given = calls.filter((line) => line["requestId"] === "req-42.a:b");
+    expect(given).toHaveLength(1);
+    expect(given[0]).toMatchObject({ caller: "login-service", method: "/sessionauthority.v1.SessionService/CreateSession", code: "OK", level: 30 });
+    expect(typeof given[0]?.["durationMs"]).toBe("number");
+    // An id that is not a plain token is replaced by a generated one rather than copied into the log.
+    const denied = calls.filter((line) => line["method"] === "/sessionauthority.v1.SessionService/RevokeUserSessions" && line["code"] === "PERMISSION_DENIED");
+    expect(denied.length).toBeGreaterThan(0);
+    expect(denied.at(-1)?.["requestId"]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(t.logLines.join("\n")).not.toContain("not a valid id!");
+  });
+
   it("refuses what the policy does not name with PERMISSION_DENIED", async () => {
     const denied = await failure(t.session("RevokeUserSessions", { user_id: "u" }, apiKeyMetadata(loginKey)));
     expect([denied.codeName, denied.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);

@@ -5,7 +5,7 @@ import { Writable } from "node:stream";
 import { inject } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Clock } from "../../src/domain/context.js";
-import { createLogger } from "../../src/logger.js";
+import { createCallLog, createLogger } from "../../src/logger.js";
 import { startService, type RunningService } from "../../src/main.js";
 import { connectClients, type Clients } from "./clients.js";
 import { createFreshDatabase } from "./fresh-database.js";
@@ -62,7 +62,8 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     },
   });
   const clock = new TestClock();
-  const service = await startService(config, createLogger(config.logLevel, sink), { clock });
+  const logger = createLogger(config.logLevel, sink);
+  const service = await startService(config, logger, { clock, callLog: createCallLog(logger, sink) });
   // The KEK the embedded default generated (or the one written above) is a secret too.
   rememberSecret((await readFile(config.signingKeys.kekFile ?? path.join(dataDir, "kek"), "utf8")).trim());
   const clients = connectClients(service.grpcPort);
