@@ -5,6 +5,9 @@
 // with the image's memory settings (MALLOC_ARENA_MAX, NODE_OPTIONS).
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
+//   BENCH_ROUNDS=3            the scenarios the targets compare (no-op floor, rotation floors,
+//                             RefreshTokens, VerifyAccessToken EdDSA steady) alternate in this
+//                             many rounds of BENCH_SECONDS each, merged into one row each
 //   BENCH_ONLY="no-op;verify" only the steps whose label contains one of these words (=label: exactly)
 //   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
 //                             `npx tsx bench/profile-summary.ts dir/*.cpuprofile`
@@ -45,6 +48,11 @@ const POOL = 10_000;
 const selected = (label: string) =>
   only.length === 0 || only.some((word) => (word.startsWith("=") ? label.toLowerCase() === word.slice(1) : label.toLowerCase().includes(word)));
 const MEMORY_SESSIONS = 100_000;
+const rounds = Number(process.env["BENCH_ROUNDS"] ?? 3);
+const NO_OP = "floor: no-op unary (health check)";
+const RAW_FLOOR = "floor: rotation, raw pg statements";
+const PRISMA_FLOOR = "floor: rotation, Prisma interactive transaction";
+const REFRESH = "RefreshTokens";
 // Labels of the steps that are not a single `take`, so BENCH_ONLY selects them by the names the table prints.
 const CONTENDED = "contended: 32 clients, 8 sessions, grace on";
 const THREE_SERVERS = "RefreshTokens, 3 server processes";
@@ -128,6 +136,39 @@ interface MeasureOptions {
   readonly verifiedTokenCacheSize?: number;
 }
 
+interface Measured {
+  readonly result: Result;
+  readonly items: string[];
+  /** Every call's latency in ms, sorted. */
+  readonly latencies: Float64Array;
+}
+
+const percentile = (sorted: Float64Array, q: number) => Number((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2));
+const mean = (values: readonly number[]) => Math.round(values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length));
+
+/** One row from the rounds of a scenario: rates over their total time, percentiles over every call, CPU averaged. */
+function mergeRounds(rounds: readonly Measured[]): Result {
+  const first = rounds[0]?.result;
+  if (first === undefined) throw new Error("no rounds to merge");
+  const latencies = Float64Array.from(rounds.flatMap((round) => [...round.latencies])).sort();
+  const known = (values: (number | null)[]) => (values.every((value) => value !== null) ? mean(values as number[]) : null);
+  const firstError = rounds.find((round) => round.result.first_error !== undefined)?.result.first_error;
+  return {
+    scenario: first.scenario,
+    backend: first.backend,
+    rps: Math.round(latencies.length / (seconds * rounds.length)),
+    p50_ms: percentile(latencies, 0.5),
+    p99_ms: percentile(latencies, 0.99),
+    p999_ms: percentile(latencies, 0.999),
+    errors: rounds.reduce((sum, round) => sum + round.result.errors, 0),
+    server_cpu_pct: known(rounds.map((round) => round.result.server_cpu_pct)),
+    server_rss_mb: known(rounds.map((round) => round.result.server_rss_mb)),
+    load_busy_pct: mean(rounds.map((round) => round.result.load_busy_pct)),
+    machine_cpu_pct: known(rounds.map((round) => round.result.machine_cpu_pct)),
+    ...(firstError === undefined ? {} : { first_error: firstError }),
+  };
+}
+
 /**
  * Splits `items` among the workers, drives `scenario` for the fixed time,
  * and merges what they measured; the items come back as they ended (rotated
@@ -140,7 +181,7 @@ async function measure(
   items: string[],
   target: { servers: readonly Server[]; databaseUrl: string },
   options: MeasureOptions = {},
-): Promise<{ result: Result; items: string[] }> {
+): Promise<Measured> {
   const count = options.workers ?? workers;
   const shares = Array.from({ length: count }, (_, w) => items.filter((_, i) => i % count === w));
   const pids = target.servers.map((server) => server.process.child.pid);
@@ -187,7 +228,7 @@ async function measure(
     }),
   );
   const latencies = Float64Array.from(outcomes.flatMap((outcome) => [...outcome.latencies])).sort();
-  const at = (q: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0).toFixed(2));
+  const at = (q: number) => percentile(latencies, q);
   const cpu = before.every((b) => b !== undefined) && after.every((a) => a !== undefined) && pids.length > 0
     ? Math.round((after.reduce((sum, a) => sum + (a?.cpuSeconds ?? 0), 0) - before.reduce((sum, b) => sum + (b?.cpuSeconds ?? 0), 0)) / elapsed * 100)
     : null;
@@ -214,7 +255,7 @@ async function measure(
     ...(firstError === undefined ? {} : { first_error: firstError }),
   };
   console.log(`${backend.padEnd(8)} ${label.padEnd(52)} ${String(result.rps).padStart(7)}/s  p50 ${result.p50_ms} ms  p99 ${result.p99_ms} ms  errors ${errors}`);
-  return { result, items: merged };
+  return { result, items: merged, latencies };
 }
 
 async function createDatabase(postgres: RunningPostgres, name: string): Promise<string> {
@@ -267,15 +308,29 @@ async function main() {
       results.push(result);
       return after;
     };
-    await take("floor: no-op unary (health check)", "health", ["-"]);
+    // The scenarios the targets compare run in alternating rounds, merged into one row each,
+    // so a change in the machine's other load reaches both sides of a ratio alike.
+    const rounded = new Map<string, Measured[]>();
+    const round = async (label: string, scenario: Scenario, items: string[], options?: MeasureOptions) => {
+      if (!selected(label)) return items;
+      const measured = await measure(label, "postgres", scenario, items, target, options);
+      rounded.set(label, [...(rounded.get(label) ?? []), measured]);
+      return measured.items;
+    };
     let fresh = (await seedSessions(url, kekFile, POOL)).refreshTokens;
     // The rotation floors run in one thread, as one server process runs the RPC, with as
     // many rotations in flight as the RPC scenarios have calls in flight over all workers.
     const asOneProcess = { workers: 1, concurrency: concurrency * workers };
-    fresh = await take("floor: rotation, raw pg statements", "raw-rotation", fresh, asOneProcess);
-    fresh = await take("floor: rotation, Prisma interactive transaction", "prisma-rotation", fresh, asOneProcess);
-    seeded = { ...seeded, refreshTokens: await take("RefreshTokens", "refresh", seeded.refreshTokens) };
-    results.push(...(await verifyRows("EdDSA", seeded.accessTokens, server, url, kekFile)));
+    const [verifySteady] = verifyLabels("EdDSA") as [string];
+    for (let r = 0; r < rounds; r += 1) {
+      await round(NO_OP, "health", ["-"]);
+      fresh = await round(RAW_FLOOR, "raw-rotation", fresh, asOneProcess);
+      fresh = await round(PRISMA_FLOOR, "prisma-rotation", fresh, asOneProcess);
+      seeded = { ...seeded, refreshTokens: await round(REFRESH, "refresh", seeded.refreshTokens) };
+      await round(verifySteady, "verify", seeded.accessTokens, { warmupEveryItem: true });
+    }
+    for (const measured of rounded.values()) results.push(mergeRounds(measured));
+    results.push(...(await verifyRows("EdDSA", seeded.accessTokens, server, url, kekFile, { skipSteady: true })));
     await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));
     await take("ListSessions", "list", [...new Set(seeded.userIds)]);
     await take("TouchSession (coalesced)", "touch", seeded.sessionIds);
@@ -341,7 +396,7 @@ async function main() {
     await mkdir("bench/results", { recursive: true });
     await writeFile(
       "bench/results/latest.json",
-      `${JSON.stringify({ date: new Date().toISOString(), seconds, concurrency, workers, pool: POOL, results, memory }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), seconds, rounds, concurrency, workers, pool: POOL, results, memory }, null, 2)}\n`,
     );
   } finally {
     await postgres.stop();
@@ -363,14 +418,21 @@ const verifyLabels = (algorithm: string) => [
  * cached and only time and revocation are checked), and with every signature
  * checked (the cache off: a server started with VERIFIED_TOKEN_CACHE_SIZE=0).
  */
-async function verifyRows(algorithm: string, tokens: string[], server: Server, databaseUrl: string, kekFile: string): Promise<Result[]> {
+async function verifyRows(
+  algorithm: string,
+  tokens: string[],
+  server: Server,
+  databaseUrl: string,
+  kekFile: string,
+  { skipSteady = false }: { skipSteady?: boolean } = {},
+): Promise<Result[]> {
   const [cached, everyCall, jose, embeddedCached, embeddedEveryCall] = verifyLabels(algorithm) as [string, string, string, string, string];
   const target = { servers: [server], databaseUrl };
   const rows: Result[] = [];
   const row = async (label: string, scenario: Scenario, on: typeof target, options: MeasureOptions = {}) => {
     if (selected(label)) rows.push((await measure(label, "postgres", scenario, tokens, on, options)).result);
   };
-  await row(cached, "verify", target, { warmupEveryItem: true });
+  if (!skipSteady) await row(cached, "verify", target, { warmupEveryItem: true });
   if (selected(everyCall)) {
     const uncached = await startServer({ DATABASE_URL: databaseUrl, KEK_FILE: kekFile, SIGNING_ALGORITHM: algorithm, VERIFIED_TOKEN_CACHE_SIZE: "0" });
     await row(everyCall, "verify", { servers: [uncached], databaseUrl });
@@ -426,11 +488,11 @@ async function heapTotalMb(server: Server): Promise<number> {
 function report(results: Result[], memory: Memory): void {
   console.table(results.map(({ first_error: _, ...row }) => row));
   const rate = (scenario: string) => results.find((r) => r.backend === "postgres" && r.scenario === scenario)?.rps ?? 0;
-  const noop = rate("floor: no-op unary (health check)");
+  const noop = rate(NO_OP);
   const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
-  const refresh = rate("RefreshTokens");
-  console.log(`RefreshTokens / Prisma rotation floor: ${ratio(refresh, rate("floor: rotation, Prisma interactive transaction"))} (target ≥ 0.80)`);
-  console.log(`RefreshTokens / raw pg rotation floor: ${ratio(refresh, rate("floor: rotation, raw pg statements"))}`);
+  const refresh = rate(REFRESH);
+  console.log(`RefreshTokens / Prisma rotation floor: ${ratio(refresh, rate(PRISMA_FLOOR))} (target ≥ 0.80)`);
+  console.log(`RefreshTokens / raw pg rotation floor: ${ratio(refresh, rate(RAW_FLOOR))}`);
   for (const algorithm of ["EdDSA", "ES256", "RS256"]) {
     const [cached, everyCall, jose, embeddedCached, embeddedEveryCall] = verifyLabels(algorithm) as [string, string, string, string, string];
     const floor = Math.min(rate(jose), noop);
