@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError, loadConfig } from "./config.js";
-import { createCallLog, createLogger } from "./logger.js";
+import { createCallLog, createLogger, stdoutDestination } from "./logger.js";
 import { startService } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
@@ -36,7 +36,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const config = loadConfig();
   // Command output goes to stdout; logs to stderr so `keys … --json` stays parseable.
-  const logger = createLogger(config.logLevel, command === "keys" ? process.stderr : undefined);
+  const stdout = command === "serve" ? stdoutDestination() : undefined;
+  const logger = createLogger(config.logLevel, command === "keys" ? process.stderr : stdout);
   if (command === "migrate") {
     const database = await openDatabase(config.database);
     try {
@@ -61,17 +62,24 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     return 0;
   }
-  const service = await startService(config, logger, { callLog: createCallLog(logger) });
+  const service = await startService(config, logger, stdout === undefined ? {} : { callLog: createCallLog(logger, stdout) });
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) {
+        // A second signal: stop waiting for calls. Exiting (not the signal's default) writes out buffered log lines.
+        logger.warn({ signal }, "second signal: exiting without waiting for in-flight calls");
+        process.exit(1);
+      }
+      stopping = true;
       logger.info({ signal }, "shutting down");
       service.shutdown().then(resolve, (error: unknown) => {
         logger.error({ err: error }, "shutdown failed");
         resolve();
       });
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
   });
   return 0;
 }
