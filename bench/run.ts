@@ -228,7 +228,6 @@ async function measure(
     }),
   );
   const latencies = Float64Array.from(outcomes.flatMap((outcome) => [...outcome.latencies])).sort();
-  const at = (q: number) => percentile(latencies, q);
   const cpu = before.every((b) => b !== undefined) && after.every((a) => a !== undefined) && pids.length > 0
     ? Math.round((after.reduce((sum, a) => sum + (a?.cpuSeconds ?? 0), 0) - before.reduce((sum, b) => sum + (b?.cpuSeconds ?? 0), 0)) / elapsed * 100)
     : null;
@@ -244,9 +243,9 @@ async function measure(
     scenario: label,
     backend,
     rps: Math.round(latencies.length / seconds),
-    p50_ms: at(0.5),
-    p99_ms: at(0.99),
-    p999_ms: at(0.999),
+    p50_ms: percentile(latencies, 0.5),
+    p99_ms: percentile(latencies, 0.99),
+    p999_ms: percentile(latencies, 0.999),
     errors,
     server_cpu_pct: cpu,
     server_rss_mb: rss,

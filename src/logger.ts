@@ -30,8 +30,10 @@ export function stdoutDestination(): pino.DestinationStream & { flush(): void } 
   return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 });
 }
 
+const base = { service: "session-authority" };
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  const options = { level, base: { service: "session-authority" }, redact: { paths: redact, censor: "[redacted]" } };
+  const options = { level, base, redact: { paths: redact, censor: "[redacted]" } };
   if (destination === undefined) return pino(options);
   const flush = "flush" in destination && typeof destination.flush === "function" ? () => (destination as { flush(): void }).flush() : undefined;
   if (flush === undefined) return pino(options, destination);
@@ -56,5 +58,5 @@ export function createLogger(level: string, destination?: pino.DestinationStream
  * at 6,000 calls/s. Give it the logger's destination (stdoutDestination).
  */
 export function createCallLog(logger: Logger, destination: pino.DestinationStream): Logger {
-  return pino({ level: logger.level, base: { service: "session-authority" } }, destination);
+  return pino({ level: logger.level, base }, destination);
 }

@@ -9,7 +9,6 @@ import type { DenialAudit } from "./denial-audit.js";
 import type { FeedSignal } from "./revocation-feed.js";
 import type { KeyRing, KeySettings } from "./signing-keys.js";
 import type { VerificationCache } from "./verification-cache.js";
-import type { AccessTokenPayload } from "./verify-access-token.js";
 import type { TokenIssuer } from "./token-issuer.js";
 
 export interface SessionSettings extends LifetimeSettings {
