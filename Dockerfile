@@ -10,7 +10,8 @@ COPY scripts ./scripts
 COPY prisma ./prisma
 COPY proto ./proto
 COPY third_party ./third_party
-# prepare runs `npm run generate`: Prisma client, descriptor set, proto types.
+COPY clients/service-config.json ./clients/
+# prepare runs `npm run generate:server`: Prisma client, descriptor set, proto types.
 RUN npm ci
 COPY src ./src
 COPY clients/ts/src ./clients/ts/src

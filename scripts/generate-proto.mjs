@@ -32,9 +32,11 @@ execFileSync(
   { stdio: "inherit" },
 );
 
-// The embedded verifier package (clients/ts) loads the contract at run time;
-// it ships its own copy so it works outside this repository.
+// The client package (clients/ts) loads the contract at run time (the
+// embedded verifier) and applies the shipped service config (the generated
+// clients); it carries its own copies so it works outside this repository.
 const clientProto = "clients/ts/proto";
 rmSync(clientProto, { recursive: true, force: true });
 cpSync("proto", clientProto, { recursive: true });
 cpSync("third_party", clientProto, { recursive: true });
+cpSync("clients/service-config.json", "clients/ts/service-config.json");

@@ -1,14 +1,15 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, type ServiceProcess } from "../support/service-process.js";
 
 // The generated clients (`npm run generate:clients`) and their examples run
-// against a server started here, with Debian's toolchains: installed with apt
-// when missing, and the tests skipped, saying so, when they cannot be.
+// against a server started here. TypeScript needs only npm; Python and Go
+// need Debian's toolchains: installed with apt when missing, and those tests
+// skipped, saying so, when they cannot be.
 
 interface Toolchain {
   readonly name: string;
@@ -73,14 +74,14 @@ async function expectSameFiles(fresh: string, committed: string): Promise<void> 
 }
 
 /** The example's output lines, the same in every language but for the language's spelling of a status code. */
-function expectQuickstart(stdout: string, language: "py" | "go"): void {
+function expectQuickstart(stdout: string, language: "py" | "go" | "ts"): void {
   const lines = stdout.trim().split("\n");
   const yes = language === "py" ? "True" : "true";
-  const unauthenticated = language === "py" ? "UNAUTHENTICATED" : "Unauthenticated";
+  const unauthenticated = language === "go" ? "Unauthenticated" : "UNAUTHENTICATED";
   expect(lines[0]).toMatch(new RegExp(`^login: session [0-9a-f-]{36} for alice-${language}-\\d+$`));
   expect(lines).toContain(`refresh: new pair, refresh token changed: ${yes}`);
   expect(lines).toContain(`refresh retried inside the grace window: same successor: ${yes}`);
-  expect(lines.some((line) => /^verify: user alice-(py|go)-\d+, session [0-9a-f-]{36}$/.test(line))).toBe(true);
+  expect(lines.some((line) => new RegExp(`^verify: user alice-${language}-\\d+, session [0-9a-f-]{36}$`).test(line))).toBe(true);
   expect(lines).toContain("list: 1 active session(s)");
   expect(lines).toContain(`error: ${unauthenticated} with reason TOKEN_UNKNOWN`);
   expect(lines.some((line) => /^watch: REVOCATION_EVENT_KIND_SESSION_REVOKED for session [0-9a-f-]{36}, reason logout$/.test(line))).toBe(true);
@@ -93,6 +94,46 @@ async function startServer(): Promise<{ server: ServiceProcess; grpcPort: number
   const { grpcPort } = await server.serving;
   return { server, grpcPort, dataDir };
 }
+
+describe("interop: the TypeScript client package and examples/ts", () => {
+  const scratch: string[] = [];
+  let server: ServiceProcess | undefined;
+
+  afterAll(async () => {
+    server?.child.kill("SIGTERM");
+    await server?.exited;
+    await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
+  });
+
+  it("installs as a package in another Node project and runs the quickstart there", async () => {
+    // As another service would take it: packed (prepack builds dist/), then
+    // installed from the tarball into a project of its own, so it resolves
+    // only what the package declares.
+    const work = await mkdtemp(path.join(tmpdir(), "sa-tsapp-"));
+    scratch.push(work);
+    const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", work], { cwd: "clients/ts", encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })) as { filename: string }[];
+    const app = path.join(work, "app");
+    await mkdir(app);
+    await writeFile(path.join(app, "package.json"), JSON.stringify({ name: "quickstart-app", private: true, type: "module" }));
+    await writeFile(path.join(app, ".npmrc"), "ignore-scripts=true\n");
+    execFileSync("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", path.join(work, packed[0]!.filename)], { cwd: app, stdio: "pipe" });
+    await copyFile("examples/ts/quickstart.ts", path.join(app, "quickstart.ts"));
+
+    const started = await startServer();
+    server = started.server;
+    scratch.push(started.dataDir);
+    const run = spawnSync(path.resolve("node_modules/.bin/tsx"), ["quickstart.ts"], {
+      cwd: app,
+      env: { ...process.env, SESSION_AUTHORITY_TARGET: `127.0.0.1:${started.grpcPort}` },
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    console.info(`examples/ts/quickstart.ts against a fresh server:\n${run.stdout}`);
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expectQuickstart(run.stdout, "ts");
+  }, 180_000);
+});
 
 describe("interop: the Python client and examples/python", () => {
   let missing: string | undefined;
@@ -109,12 +150,13 @@ describe("interop: the Python client and examples/python", () => {
     if (dataDir !== "") await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("is generated from the current protos (generating again changes nothing)", async (context) => {
+  it("is generated with the TypeScript client from the current protos (generating again changes nothing)", async (context) => {
     if (missing !== undefined) context.skip();
     const out = await mkdtemp(path.join(tmpdir(), "sa-pygen-"));
     try {
       execFileSync("node_modules/.bin/buf", ["generate", "-o", out], { stdio: "pipe" });
       await expectSameFiles(path.join(out, "clients/python/src"), "clients/python/src");
+      await expectSameFiles(path.join(out, "clients/ts/src/generated"), "clients/ts/src/generated");
     } finally {
       await rm(out, { recursive: true, force: true });
     }

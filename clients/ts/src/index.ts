@@ -1,3 +1,13 @@
 export { SessionVerifier, type Verification, type VerifierOptions } from "./verifier.js";
 export { factOf, RevocationState, type RevocationFact, type RevocationSnapshotFacts, type RevocationVerdict, type TokenFacts } from "./revocation-state.js";
 export { timeVerdict, VerifiedTokens, type TimeVerdict, type VerifiedToken } from "./verified-tokens.js";
+export { apiKeyMetadata, channelOptions, createClients, errorInfo, errorReason, serviceConfig, unary, type Clients } from "./client.js";
+// The buf-generated clients and messages (ts-proto, `npm run generate:clients`).
+export * from "./generated/sessionauthority/v1/session.js";
+export * from "./generated/sessionauthority/v1/token.js";
+export * from "./generated/sessionauthority/v1/session_service.js";
+export * from "./generated/sessionauthority/v1/token_service.js";
+export * from "./generated/sessionauthority/v1/audit_service.js";
+export * from "./generated/sessionauthority/v1/error_reason.js";
+export { ErrorInfo } from "./generated/google/rpc/error_details.js";
+export { Status } from "./generated/google/rpc/status.js";
