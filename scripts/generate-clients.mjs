@@ -1,5 +1,5 @@
-// Generates the clients in clients/ (buf.gen.yaml: TypeScript and Python;
-// buf.gen.go.yaml: Go) with local plugins only. The Debian ones are checked
+// Generates the clients in clients/ (buf.gen.yaml: TypeScript, Python, Go)
+// with local plugins only. The Debian ones are checked
 // first so a missing one is named with the package that provides it, rather
 // than as buf's "plugin not found".
 import { execFileSync, spawnSync } from "node:child_process";
@@ -17,6 +17,4 @@ if (missing.length > 0) {
   process.exit(1);
 }
 
-const buf = "node_modules/.bin/buf";
-execFileSync(buf, ["generate"], { stdio: "inherit" });
-execFileSync(buf, ["generate", "proto", "--template", "buf.gen.go.yaml"], { stdio: "inherit" });
+execFileSync("node_modules/.bin/buf", ["generate"], { stdio: "inherit" });

@@ -24,8 +24,8 @@ const installed = (packages: readonly string[]) => spawnSync("dpkg", ["-s", ...p
 
 const python: Toolchain = {
   name: "Python",
-  packages: ["protobuf-compiler", "protobuf-compiler-grpc", "python3-grpcio", "python3-protobuf"],
-  ready: () => has("protoc") && has("grpc_python_plugin") && spawnSync(PYTHON, ["-c", "import grpc, google.protobuf"], { stdio: "ignore" }).status === 0,
+  packages: ["python3-grpcio", "python3-protobuf"],
+  ready: () => spawnSync(PYTHON, ["-c", "import grpc, google.protobuf"], { stdio: "ignore" }).status === 0,
 };
 
 // grpc-go 1.33 needs github.com/golang/protobuf 1.4 or later: Debian's 1.3 package fails at run time.
@@ -35,13 +35,11 @@ const GO_PACKAGES = [
   "golang-google-protobuf-dev",
   "golang-google-genproto-dev",
   "golang-github-golang-protobuf-1-5-dev",
-  "protoc-gen-go",
-  "protoc-gen-go-grpc",
 ];
 const go: Toolchain = {
   name: "Go",
   packages: GO_PACKAGES,
-  ready: () => has("go") && has("protoc-gen-go") && has("protoc-gen-go-grpc") && installed(GO_PACKAGES),
+  ready: () => has("go") && installed(GO_PACKAGES),
 };
 
 /** Why a toolchain is missing and cannot be installed, or undefined once it is there. */
@@ -94,6 +92,34 @@ async function startServer(): Promise<{ server: ServiceProcess; grpcPort: number
   const { grpcPort } = await server.serving;
   return { server, grpcPort, dataDir };
 }
+
+// Generating needs every plugin buf.gen.yaml names; building and running
+// each example needs only its own language's packages.
+const generators: Toolchain = {
+  name: "code generation",
+  packages: ["protobuf-compiler", "protobuf-compiler-grpc", "protoc-gen-go", "protoc-gen-go-grpc"],
+  ready: () => ["protoc", "grpc_python_plugin", "protoc-gen-go", "protoc-gen-go-grpc"].every(has),
+};
+
+describe("interop: the generated clients", () => {
+  let missing: string | undefined;
+
+  beforeAll(() => {
+    missing = install(generators);
+    if (missing !== undefined) console.warn(`NOTICE: the check that the generated clients are current was skipped: ${missing}`);
+  }, 300_000);
+
+  it("are generated from the current protos: generating again changes nothing", async (context) => {
+    if (missing !== undefined) context.skip();
+    const out = await mkdtemp(path.join(tmpdir(), "sa-gen-"));
+    try {
+      execFileSync("node_modules/.bin/buf", ["generate", "-o", out], { stdio: "pipe" });
+      for (const folder of ["clients/ts/src/generated", "clients/python/src", "clients/go"]) await expectSameFiles(path.join(out, folder), folder);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("interop: the TypeScript client package and examples/ts", () => {
   const scratch: string[] = [];
@@ -150,18 +176,6 @@ describe("interop: the Python client and examples/python", () => {
     if (dataDir !== "") await rm(dataDir, { recursive: true, force: true });
   });
 
-  it("is generated with the TypeScript client from the current protos (generating again changes nothing)", async (context) => {
-    if (missing !== undefined) context.skip();
-    const out = await mkdtemp(path.join(tmpdir(), "sa-pygen-"));
-    try {
-      execFileSync("node_modules/.bin/buf", ["generate", "-o", out], { stdio: "pipe" });
-      await expectSameFiles(path.join(out, "clients/python/src"), "clients/python/src");
-      await expectSameFiles(path.join(out, "clients/ts/src/generated"), "clients/ts/src/generated");
-    } finally {
-      await rm(out, { recursive: true, force: true });
-    }
-  });
-
   it("logs in, refreshes (and retries inside the grace window), verifies, lists, reads an ErrorInfo, watches and revokes", async (context) => {
     if (missing !== undefined) context.skip();
     expect(existsSync("examples/python/quickstart.py")).toBe(true);
@@ -193,14 +207,6 @@ describe("interop: the Go client and examples/go", () => {
     server?.child.kill("SIGTERM");
     await server?.exited;
     await Promise.all(scratch.map((dir) => rm(dir, { recursive: true, force: true })));
-  });
-
-  it("is generated from the current protos (generating again changes nothing)", async (context) => {
-    if (missing !== undefined) context.skip();
-    const out = await mkdtemp(path.join(tmpdir(), "sa-gogen-"));
-    scratch.push(out);
-    execFileSync("node_modules/.bin/buf", ["generate", "proto", "--template", "buf.gen.go.yaml", "-o", out], { stdio: "pipe" });
-    await expectSameFiles(path.join(out, "clients/go"), "clients/go");
   });
 
   it("logs in, refreshes (and retries inside the grace window), verifies, lists, reads an ErrorInfo, watches and revokes", async (context) => {
