@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { loadConfig } from "../src/config.js";
 import { openKeyEncryption } from "../src/crypto/kek-files.js";
@@ -36,6 +36,7 @@ export async function seedSessions(
   const sessionIds = Array.from({ length: count }, () => randomUUID());
   const userIds = sessionIds.map((_, i) => `bench-user-${Math.floor(i / usersEvery)}`);
   const refresh = sessionIds.map(() => issueRefreshToken());
+  const refreshIds = sessionIds.map(() => randomUUID());
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -50,7 +51,7 @@ export async function seedSessions(
       await client.query(
         `INSERT INTO refresh_tokens (id, session_id, token_hash, token_version, global_version, expires_at)
          SELECT unnest($1::uuid[]), unnest($2::uuid[]), unnest($3::bytea[]), 0, 0, now() + interval '14 days'`,
-        [sessionIds.slice(from, to).map(() => randomUUID()), sessionIds.slice(from, to), refresh.slice(from, to).map((token) => token.hash)],
+        [refreshIds.slice(from, to), sessionIds.slice(from, to), refresh.slice(from, to).map((token) => token.hash)],
       );
     }
   } finally {
@@ -62,7 +63,7 @@ export async function seedSessions(
     const store = new Store(database);
     const keyRing = new KeyRing(store, openKeyEncryption(config, createLogger("silent")), systemClock);
     await keyRing.refresh();
-    const issuer = new TokenIssuer(keyRing, config.tokens, systemClock, () => Buffer.alloc(0));
+    const issuer = new TokenIssuer(keyRing, config.tokens, systemClock, randomBytes);
     const signed = Math.min(count, options.signFirst ?? count);
     const accessTokens: string[] = new Array(signed);
     let next = 0;
@@ -72,7 +73,7 @@ export async function seedSessions(
           const i = next++;
           const session = await store.read(({ sessions }) => sessions.findById(sessionIds[i] as string));
           if (session === null) throw new Error("seeded session vanished");
-          accessTokens[i] = (await issuer.accessToken(session, config.tokens.accessTtlMs)).token;
+          accessTokens[i] = (await issuer.accessToken(session, config.tokens.accessTtlMs, refreshIds[i] as string)).token;
         }
       }),
     );

@@ -23,6 +23,7 @@ import type { Logger } from "./logger.js";
 import { openDatabase, type Database } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
+import { ServiceMetrics } from "./service-metrics.js";
 
 // The composition root: configuration → store → domain → servers.
 
@@ -140,6 +141,7 @@ export async function startService(config: Config, logger: Logger, options: Serv
       orgScopes: config.callers.orgScopes,
       heartbeatIntervalMs: config.revocations.heartbeatIntervalMs,
       eventRetentionMs: config.revocations.eventRetentionMs,
+      observer: new ServiceMetrics(registry, store, database, clock, (error) => logger.warn({ err: error }, "active sessions could not be counted for /metrics")),
     };
     // This replica's own revocations count at once; the feed (woken by the
     // commit's NOTIFY, on both back ends) brings everyone's.

@@ -46,3 +46,26 @@ export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims
     .setExpirationTime(seconds(claims.expiresAt))
     .sign(key.privateKey);
 }
+
+/**
+ * An access token's `jti`: a UUID whose first 64 bits are those of the
+ * refresh token issued with it and whose last 64 are random (RFC 4122
+ * variant bits kept). Unique per token, as RFC 7519 wants, yet an operator
+ * holding only a `jti` from a log can find its session through the refresh
+ * token's primary key, with nothing stored per access token.
+ */
+export function accessTokenJti(refreshTokenId: string, random: Buffer): string {
+  const tail = Buffer.from(random.subarray(0, 8));
+  tail[0] = ((tail[0] ?? 0) & 0x3f) | 0x80;
+  const hex = tail.toString("hex");
+  return `${refreshTokenId.slice(0, 18)}-${hex.slice(0, 4)}-${hex.slice(4)}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The range of refresh-token ids a `jti` from accessTokenJti can come from; undefined when it is not a UUID. */
+export function refreshTokenIdRangeOf(jti: string): { readonly from: string; readonly to: string } | undefined {
+  if (!UUID.test(jti)) return undefined;
+  const prefix = jti.slice(0, 18).toLowerCase();
+  return { from: `${prefix}-0000-000000000000`, to: `${prefix}-ffff-ffffffffffff` };
+}

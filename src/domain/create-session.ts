@@ -85,8 +85,9 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       refreshTtlSeconds: Math.ceil(lifetimes.refreshMs / 1000),
     });
     const refreshExpiresAt = refreshExpiry(session, now, lifetimes.refreshMs);
+    const refreshTokenId = randomUUID();
     await repos.refreshTokens.insert({
-      id: randomUUID(),
+      id: refreshTokenId,
       sessionId: session.id,
       parentId: null,
       hash: refresh.hash,
@@ -98,10 +99,10 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     await repos.events.record([
       { kind: "session_created", sessionId: session.id, userId, orgId: session.activeOrgId, reason: "login", caller: caller.id },
     ]);
-    return { session, refreshExpiresAt, replayed: false };
+    return { session, refreshExpiresAt, refreshTokenId, replayed: false };
   });
 
-  const access = await deps.tokens.accessToken(outcome.session, lifetimes.accessMs);
+  const access = await deps.tokens.accessToken(outcome.session, lifetimes.accessMs, outcome.refreshTokenId);
   return {
     session: outcome.session,
     replayed: outcome.replayed,
@@ -133,8 +134,9 @@ async function replay(repos: Repositories, caller: Caller, session: SessionRecor
     throw new DomainError("CONCURRENT_REFRESH", "the session's token was refreshed at the same moment; retry the login");
   }
   const refreshExpiresAt = refreshExpiry(session, now, refreshMs);
+  const refreshTokenId = randomUUID();
   await repos.refreshTokens.insert({
-    id: randomUUID(),
+    id: refreshTokenId,
     sessionId: session.id,
     parentId: live?.id ?? null,
     hash,
@@ -143,7 +145,7 @@ async function replay(repos: Repositories, caller: Caller, session: SessionRecor
     issuedAt: now,
     expiresAt: refreshExpiresAt,
   });
-  return { session, refreshExpiresAt, replayed: true };
+  return { session, refreshExpiresAt, refreshTokenId, replayed: true };
 }
 
 /** Runs under the user's row lock, so concurrent logins see each other's sessions. */

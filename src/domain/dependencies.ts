@@ -7,6 +7,7 @@ import type { Clock } from "./context.js";
 import type { LifetimeSettings } from "./lifetimes.js";
 import type { DenialAudit } from "./denial-audit.js";
 import type { FeedSignal } from "./revocation-feed.js";
+import type { DomainObserver } from "./observer.js";
 import type { KeyRing, KeySettings } from "./signing-keys.js";
 import type { VerificationCache } from "./verification-cache.js";
 import type { TokenIssuer } from "./token-issuer.js";
@@ -54,4 +55,6 @@ export interface Dependencies {
   readonly orgScopes: OrgScopes;
   readonly heartbeatIntervalMs: number;
   readonly eventRetentionMs: number;
+  /** Told what happened, for metrics; absent in the CLI. */
+  readonly observer?: DomainObserver;
 }

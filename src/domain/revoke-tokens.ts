@@ -44,8 +44,9 @@ export async function revokeUserTokens(deps: Dependencies, caller: Caller, input
     await repos.sessions.restamp(kept.id, version);
     await repos.refreshTokens.revokeLive(kept.id, why, now);
     const keptRefreshExpiresAt = new Date(Math.min(now.getTime() + kept.refreshTtlSeconds * 1000, kept.expiresAt.getTime()));
+    const keptRefreshTokenId = randomUUID();
     await repos.refreshTokens.insert({
-      id: randomUUID(),
+      id: keptRefreshTokenId,
       sessionId: kept.id,
       parentId: null,
       hash: refresh.hash,
@@ -54,11 +55,11 @@ export async function revokeUserTokens(deps: Dependencies, caller: Caller, input
       issuedAt: now,
       expiresAt: keptRefreshExpiresAt,
     });
-    return { version, keptRefreshExpiresAt };
+    return { version, keptRefreshExpiresAt, keptRefreshTokenId };
   });
   if (keepId === null || outcome.keptRefreshExpiresAt === null) return { tokenVersion: outcome.version };
   const session = found(await deps.store.read(({ sessions }) => sessions.findById(keepId)));
-  const access = await deps.tokens.accessToken(session, deps.settings.accessTtlMs);
+  const access = await deps.tokens.accessToken(session, deps.settings.accessTtlMs, outcome.keptRefreshTokenId);
   return {
     tokenVersion: outcome.version,
     kept: {

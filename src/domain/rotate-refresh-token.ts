@@ -5,6 +5,7 @@ import type { LockedRefreshToken } from "../store/rotation-repository.js";
 import type { Repositories } from "../store/store.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import type { RotationOutcome } from "./observer.js";
 import { DomainError, invalidArgument } from "./errors.js";
 import type { IssuedTokens } from "./issued-tokens.js";
 import { lifetime } from "./lifetimes.js";
@@ -30,7 +31,13 @@ export interface RotateInput {
 export const TOKEN_REUSE_REASON = "token_reuse";
 
 type Outcome =
-  | { readonly kind: "rotated" | "replayed"; readonly session: SessionRecord; readonly refreshToken: string; readonly refreshExpiresAt: Date }
+  | {
+      readonly kind: "rotated" | "replayed";
+      readonly session: SessionRecord;
+      readonly refreshToken: string;
+      readonly refreshTokenId: string;
+      readonly refreshExpiresAt: Date;
+    }
   | { readonly kind: "failed"; readonly error: DomainError };
 
 /**
@@ -40,6 +47,32 @@ type Outcome =
  * state (reuse revokes the family) commits first and is thrown afterwards.
  */
 export async function rotateRefreshToken(deps: Dependencies, caller: Caller, input: RotateInput): Promise<{ session: SessionRecord; tokens: IssuedTokens }> {
+  try {
+    const { kind, ...rotated } = await rotate(deps, caller, input);
+    deps.observer?.rotation(kind === "replayed" ? "grace_replay" : "rotated");
+    return rotated;
+  } catch (error) {
+    deps.observer?.rotation(rotationFailure(error));
+    throw error;
+  }
+}
+
+const FAILURES: Partial<Record<string, RotationOutcome>> = {
+  TOKEN_UNKNOWN: "unknown_token",
+  TOKEN_REVOKED: "revoked",
+  VERSION_STALE: "stale_version",
+  TOKEN_REUSED: "reuse_detected",
+  CONCURRENT_REFRESH: "concurrent_refresh",
+  TOKEN_EXPIRED: "expired",
+  SESSION_EXPIRED: "expired",
+  INVALID_ARGUMENT: "invalid",
+};
+
+function rotationFailure(error: unknown): RotationOutcome {
+  return error instanceof DomainError ? (FAILURES[error.code] ?? "refused") : "error";
+}
+
+async function rotate(deps: Dependencies, caller: Caller, input: RotateInput): Promise<{ kind: "rotated" | "replayed"; session: SessionRecord; tokens: IssuedTokens }> {
   if (input.refreshToken.length === 0) throw invalidArgument("refresh_token", "is required");
   const ipAddress = optionalIp("ip_address", input.ipAddress);
   const userAgent = optionalText("user_agent", input.userAgent, 1024);
@@ -84,8 +117,9 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
     if (stale !== undefined) return failed(stale);
     // Cannot fail: the token is locked and was seen live.
     if (!(await repos.rotation.markRotated(token.id, caller.id, client))) throw new Error("locked live token could not be rotated");
+    const successorId = randomUUID();
     const { expiresAt } = await repos.rotation.insertSuccessor({
-      id: randomUUID(),
+      id: successorId,
       sessionId: token.sessionId,
       parentId: token.id,
       hash: successor.hash,
@@ -95,13 +129,14 @@ export async function rotateRefreshToken(deps: Dependencies, caller: Caller, inp
       sessionExpiresAt: token.sessionExpiresAt,
     });
     const session = await repos.rotation.recordActivity(token.sessionId, ipAddress, switchOrg);
-    return { kind: "rotated", session, refreshToken: successor.token, refreshExpiresAt: expiresAt };
+    return { kind: "rotated", session, refreshToken: successor.token, refreshTokenId: successorId, refreshExpiresAt: expiresAt };
   });
 
   if (outcome.kind === "failed") throw outcome.error;
   const { session } = outcome;
-  const access = await deps.tokens.accessToken(session, accessTtlMs);
+  const access = await deps.tokens.accessToken(session, accessTtlMs, outcome.refreshTokenId);
   return {
+    kind: outcome.kind,
     session,
     tokens: {
       accessToken: access.token,
@@ -147,7 +182,7 @@ async function spentToken(
       { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: token.sessionActiveOrgId, reason: racing ? "concurrent" : "retry", caller: caller.id },
     ]);
     const session = found(await repos.sessions.findById(token.sessionId));
-    return { kind: "replayed", session, refreshToken: successorToken, refreshExpiresAt: successor.expiresAt };
+    return { kind: "replayed", session, refreshToken: successorToken, refreshTokenId: successor.id, refreshExpiresAt: successor.expiresAt };
   }
   if (racing) {
     return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));

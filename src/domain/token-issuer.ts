@@ -1,5 +1,4 @@
-import { randomUUID } from "node:crypto";
-import { signAccessToken } from "../crypto/access-token.js";
+import { accessTokenJti, signAccessToken } from "../crypto/access-token.js";
 import { issueRefreshToken, type IssuedRefreshToken } from "../crypto/refresh-token.js";
 import type { SessionRecord } from "../store/records.js";
 import type { Clock, Random } from "./context.js";
@@ -23,8 +22,11 @@ export class TokenIssuer {
     private readonly random: Random,
   ) {}
 
-  /** Access tokens carry the session's current claims and the versions stamped on it. */
-  async accessToken(session: SessionRecord, ttlMs: number): Promise<IssuedAccessToken> {
+  /**
+   * Access tokens carry the session's current claims and the versions stamped
+   * on it; their `jti` names the refresh token issued with them (see accessTokenJti).
+   */
+  async accessToken(session: SessionRecord, ttlMs: number, refreshTokenId: string): Promise<IssuedAccessToken> {
     const issuedAt = this.clock.now();
     // Never outlive the session itself.
     const expiresAt = new Date(Math.min(issuedAt.getTime() + ttlMs, session.expiresAt.getTime()));
@@ -33,7 +35,7 @@ export class TokenIssuer {
       audience: this.settings.audience,
       userId: session.userId,
       sessionId: session.id,
-      jti: randomUUID(),
+      jti: accessTokenJti(refreshTokenId, this.random(8)),
       issuedAt,
       expiresAt,
       tokenVersion: session.tokenVersion,

@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { factOf, RevocationState, type RevocationVerdict, type TokenFacts } from "../../clients/ts/src/revocation-state.js";
 import type { FeedCursor } from "../store/event-repository.js";
 import type { NewRevocationEvent } from "../store/records.js";
@@ -30,6 +30,9 @@ export class VerificationCache {
   private readonly unsubscribe: (() => void)[] = [];
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly lookups: Counter<"result">;
+  private readonly lag: Histogram;
+  private hits = 0;
+  private checks = 0;
 
   constructor(
     private readonly store: Store,
@@ -54,6 +57,20 @@ export class VerificationCache {
       collect() {
         this.set(cache.current ? 1 : 0);
       },
+    });
+    new Gauge({
+      name: "session_authority_verification_cache_hit_ratio",
+      help: "Share of VerifyAccessToken revocation checks answered from the cache since start (hits / all lookups); 1 before the first",
+      registers: [registry],
+      collect() {
+        this.set(cache.checks === 0 ? 1 : cache.hits / cache.checks);
+      },
+    });
+    this.lag = new Histogram({
+      name: "session_authority_revocation_event_lag_seconds",
+      help: "From a revocation event's commit (database time) to this replica's verification cache applying it from the feed: how long a revoked token may still verify here",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
     });
   }
 
@@ -99,6 +116,8 @@ export class VerificationCache {
   check(token: TokenFacts): RevocationVerdict | "unknown" {
     const current = this.current;
     this.lookups.inc({ result: current ? "hit" : "miss" });
+    this.checks += 1;
+    if (current) this.hits += 1;
     if (!current) return "unknown";
     this.lastCurrentAt = this.clock.now().getTime();
     return this.state.check(token);
@@ -118,6 +137,7 @@ export class VerificationCache {
   /** The cache's answer regardless of currency; only after usableStale said so. */
   checkStale(token: TokenFacts): RevocationVerdict {
     this.lookups.inc({ result: "stale" });
+    this.checks += 1;
     return this.state.check(token);
   }
 
@@ -149,7 +169,11 @@ export class VerificationCache {
       for (;;) {
         const page = await this.store.read(({ events }) => events.readAfter(this.cursor ?? { txid: 0n, id: 0n }, PAGE));
         const now = this.clock.now().getTime();
-        for (const event of [...page.events, ...page.pending]) this.state.apply(factOf(event), now);
+        for (const event of [...page.events, ...page.pending]) {
+          this.state.apply(factOf(event), now);
+          // Clamped: the database's clock and ours may differ by a little.
+          if (event.occurredAt.getTime() > 0) this.lag.observe(Math.max(0, now - event.occurredAt.getTime()) / 1000);
+        }
         this.cursor = page.cursor;
         if (page.heldBack) setTimeout(() => this.catchUp(), HELD_BACK_RETRY_MS).unref();
         if (!page.full) break;

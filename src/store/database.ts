@@ -27,7 +27,18 @@ export interface Database {
   withScriptConnection<T>(fn: (connection: ScriptConnection) => Promise<T>): Promise<T>;
   /** LISTENs on `channel` until the returned function is called, reconnecting after losses. */
   listen(channel: string, handlers: ListenHandlers, retryDelayMs: number): () => Promise<void>;
+  /** The connection pool's use right now; undefined for PGlite, which has one connection and no pool. */
+  poolUse(): PoolUse | undefined;
   close(): Promise<void>;
+}
+
+export interface PoolUse {
+  readonly max: number;
+  /** Connections open, idle or lent out. */
+  readonly open: number;
+  readonly idle: number;
+  /** Queries and transactions waiting for a connection. */
+  readonly waiting: number;
 }
 
 const LISTENER_APPLICATION_NAME = "session-authority-listener";
@@ -131,6 +142,7 @@ function openPostgres(url: string, poolSize: number): Database {
     kind: "postgres",
     prisma,
     listen: (channel, handlers, retryDelayMs) => listenOnPostgres(url, channel, handlers, retryDelayMs),
+    poolUse: () => ({ max: poolSize, open: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async withScriptConnection(fn) {
       const client = await pool.connect();
       try {
@@ -179,6 +191,7 @@ async function openPglite(dataDir: string): Promise<Database> {
         await (await unlisten.catch(() => undefined))?.();
       };
     },
+    poolUse: () => undefined,
     async withScriptConnection(fn) {
       return fn({
         async exec(script) {

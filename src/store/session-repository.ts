@@ -102,6 +102,19 @@ export class SessionRepository {
     return rows.map((row) => row.id);
   }
 
+  /** Sessions live right now: not revoked, not expired, not killed by a version bump (the active-sessions gauge). */
+  async countActive(now: Date): Promise<number> {
+    // Raw: "not killed by a version bump" compares the session's stamped
+    // versions with its user's row and the global row, which Prisma's where
+    // clauses cannot express.
+    const rows = await this.db.$queryRaw<{ active: bigint }[]>`
+      SELECT count(*) AS active
+      FROM sessions s JOIN users u ON u.user_id = s.user_id CROSS JOIN global_state g
+      WHERE s.revoked_at IS NULL AND s.expires_at > ${now}
+        AND s.token_version >= u.token_version AND s.global_version >= g.global_version`;
+    return Number(rows[0]?.active ?? 0n);
+  }
+
   async insert(session: NewSession): Promise<SessionRecord> {
     const [row, global] = await Promise.all([
       this.db.session.create({

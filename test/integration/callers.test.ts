@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as grpc from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writePolicyFile } from "../support/policy-file.js";
 import { apiKeyMetadata, failure, apiKeysSetting } from "../support/clients.js";
 import { healthCheck } from "../support/health.js";
@@ -61,6 +62,30 @@ describe("callers and policy", () => {
     expect(denied.length).toBeGreaterThan(0);
     expect(denied.at(-1)?.["requestId"]).toMatch(/^[0-9a-f-]{36}$/);
     expect(t.logLines.join("\n")).not.toContain("not a valid id!");
+  });
+
+  it("sends the request id back in the response headers, and in the trailers of a failed call", async () => {
+    const headers = new Promise<grpc.Metadata>((resolve, reject) => {
+      const metadata = apiKeyMetadata(loginKey);
+      metadata.set("x-request-id", "req-echo-1");
+      const call = t.sessions.createSession({ user_id: "echoed" }, metadata, (error) => error && reject(error));
+      call.on("metadata", resolve);
+    });
+    expect((await headers).get("x-request-id")).toEqual(["req-echo-1"]);
+    const refused = await new Promise<grpc.ServiceError>((resolve) => {
+      const metadata = apiKeyMetadata(loginKey);
+      metadata.set("x-request-id", "req-echo-2");
+      t.sessions.revokeUserSessions({ user_id: "echoed" }, metadata, (error) => error && resolve(error));
+    });
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(refused.metadata.get("x-request-id")).toEqual(["req-echo-2"]);
+    // One made up by the server when the caller sent none, the same one it logged.
+    const generated = await new Promise<string>((resolve, reject) => {
+      const call = t.sessions.createSession({ user_id: "echoed" }, apiKeyMetadata(loginKey), (error) => error && reject(error));
+      call.on("metadata", (metadata: grpc.Metadata) => resolve(String(metadata.get("x-request-id")[0])));
+    });
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    await vi.waitFor(() => expect(t.logLines.some((line) => line.includes(`"requestId":"${generated}"`))).toBe(true));
   });
 
   it("refuses what the policy does not name with PERMISSION_DENIED", async () => {

@@ -11,6 +11,8 @@ export interface CallObservation {
    * it (the caller check marks the verified caller on that same object).
    */
   onStatus(status: FinalStatus, received: grpc.Metadata | undefined): void;
+  /** The response headers on their way out (only when the call sends any before its status). */
+  onSendMetadata?(metadata: grpc.Metadata): void;
 }
 
 /** An interceptor that only watches: each call's metadata on the way in and its status on the way out. */
@@ -27,6 +29,10 @@ export function callObserver(begin: (path: string, call: grpc.ServerIntercepting
       .build();
     const responder = new grpc.ResponderBuilder()
       .withStart((next) => next(listener))
+      .withSendMetadata((metadata, next) => {
+        observation.onSendMetadata?.(metadata);
+        next(metadata);
+      })
       .withSendStatus((status, next) => {
         observation.onStatus(status, received);
         next(status);
