@@ -12,8 +12,9 @@ import { KeyEncryptionError } from "./crypto/key-encryption.js";
 import { DataFolderInUseError } from "./store/data-folder-lock.js";
 import { ServerCallError } from "./keys-via-server.js";
 import { keysUsage, runKeysCommand, UsageError } from "./keys-command.js";
+import { OPERATOR_COMMANDS, operatorUsage, runOperatorCommand } from "./operator-commands.js";
 
-const usage = `usage: session-authority [serve | migrate | cleanup | keys … | help]
+const usage = `usage: session-authority [serve | migrate | cleanup | keys … | sessions … | users … | revoke-all | import … | help]
 
   serve    (default) apply pending migrations, then serve gRPC and the HTTP side port
   migrate  apply pending migrations and exit
@@ -21,6 +22,7 @@ const usage = `usage: session-authority [serve | migrate | cleanup | keys … | 
            ENDED_SESSION_RETENTION, in batches, and exit (serve also does this
            every RETENTION_SWEEP_INTERVAL)
 ${keysUsage}
+${operatorUsage}
 
 Configuration is read from environment variables; see README.md.`;
 
@@ -30,14 +32,15 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  if (!["serve", "migrate", "cleanup", "keys"].includes(command)) {
+  const operator = (OPERATOR_COMMANDS as readonly string[]).includes(command);
+  if (!["serve", "migrate", "cleanup", "keys"].includes(command) && !operator) {
     process.stderr.write(`unknown command "${command}"\n${usage}\n`);
     return 2;
   }
   const config = loadConfig();
   // Command output goes to stdout; logs to stderr so `keys … --json` stays parseable.
   const stdout = command === "serve" ? stdoutDestination() : undefined;
-  const logger = createLogger(config.logLevel, command === "keys" ? process.stderr : stdout);
+  const logger = createLogger(config.logLevel, command === "keys" || operator ? process.stderr : stdout);
   if (command === "migrate") {
     const database = await openDatabase(config.database);
     try {
@@ -47,6 +50,9 @@ async function main(argv: readonly string[]): Promise<number> {
       await database.close();
     }
     return 0;
+  }
+  if (operator) {
+    return runOperatorCommand(command, argv.slice(1), config, logger, (text) => process.stdout.write(`${text}\n`));
   }
   if (command === "keys") {
     return runKeysCommand(argv.slice(1), config, logger, (text) => process.stdout.write(`${text}\n`));

@@ -13,6 +13,10 @@ const checksummed = /^sa_rt_([A-Za-z0-9_-]{43})([A-Za-z0-9_-]{6})$/;
 // Issued before tokens carried a checksum; accepted until they have all
 // expired (REFRESH_TOKEN_TTL_MAX after the upgrade), and rotated in the same form.
 const legacy = /^sa_rt_[A-Za-z0-9_-]{43}$/;
+// Tokens imported from another system (`session-authority import`) keep the
+// shape they were issued in: anything without our prefix that could be a
+// bearer token is looked up; ours are still checked offline.
+const imported = /^[\x21-\x7e]{16,512}$/;
 
 function checksum(body: string): string {
   return createHash("sha256").update(body).digest().subarray(0, 4).toString("base64url");
@@ -40,8 +44,13 @@ export function hashRefreshToken(token: string): Buffer {
   return createHash("sha256").update(token).digest();
 }
 
-/** True when the text has the shape of one of our refresh tokens and its checksum holds. */
+/**
+ * Worth a database lookup: one of our refresh tokens whose checksum holds,
+ * or a token of another shape that may have been imported (16 to 512
+ * printable characters). Our prefix with a broken body is refused here.
+ */
 export function looksLikeRefreshToken(text: string): boolean {
+  if (!text.startsWith(REFRESH_TOKEN_PREFIX)) return imported.test(text);
   const match = checksummed.exec(text);
   if (match !== null) return checksum(REFRESH_TOKEN_PREFIX + (match[1] ?? "")) === match[2];
   return legacy.test(text);

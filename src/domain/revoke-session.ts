@@ -12,7 +12,7 @@ export interface RevokeSessionInput {
 }
 
 /** Idempotent: an already revoked session is returned as it is, first reason kept. */
-export async function revokeSession(deps: Dependencies, caller: Caller, input: RevokeSessionInput): Promise<SessionRecord> {
+export async function revokeSession(deps: Pick<Dependencies, "store" | "clock" | "orgScopes">, caller: Caller, input: RevokeSessionInput): Promise<SessionRecord> {
   const id = sessionId("session_id", input.sessionId);
   const why = reason("reason", input.reason, "revoked");
   const now = deps.clock.now();

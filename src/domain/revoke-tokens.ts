@@ -28,7 +28,7 @@ export interface RevokeUserTokensResult {
  * on. A kept session (the one a password was just changed from) is re-stamped
  * with the new version in the same transaction and gets a new token pair.
  */
-export async function revokeUserTokens(deps: Dependencies, caller: Caller, input: RevokeUserTokensInput): Promise<RevokeUserTokensResult> {
+export async function revokeUserTokens(deps: Pick<Dependencies, "store" | "clock" | "orgScopes" | "tokens" | "settings">, caller: Caller, input: RevokeUserTokensInput): Promise<RevokeUserTokensResult> {
   const userId = requiredId("user_id", input.userId);
   const why = reason("reason", input.reason, "user_tokens_revoked");
   const keepId = optionalSessionId("keep_session_id", input.keepSessionId);
@@ -75,7 +75,7 @@ export async function revokeUserTokens(deps: Dependencies, caller: Caller, input
 }
 
 /** Breach response: every token of every user, in one single-row write. */
-export async function revokeAllTokens(deps: Dependencies, caller: Caller, input: { reason: string }): Promise<bigint> {
+export async function revokeAllTokens(deps: Pick<Dependencies, "store">, caller: Caller, input: { reason: string }): Promise<bigint> {
   if (input.reason.length === 0) throw invalidArgument("reason", "is required: say why every token is being revoked");
   const why = reason("reason", input.reason, "");
   return deps.store.transaction(async (repos) => {

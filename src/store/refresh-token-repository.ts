@@ -47,6 +47,12 @@ export class RefreshTokenRepository {
     });
   }
 
+  /** Sessions owning a refresh token whose id lies in the range (an access token's jti names such a range). */
+  async sessionIdsByTokenIdRange(from: string, to: string): Promise<string[]> {
+    const rows = await this.db.refreshToken.findMany({ where: { id: { gte: from, lte: to } }, select: { sessionId: true }, distinct: ["sessionId"], take: 10 });
+    return rows.map((row) => row.sessionId);
+  }
+
   /** Kills the session's live token (not as a rotation: presenting it later is not reuse). */
   async revokeLive(sessionId: string, reason: string, now: Date): Promise<void> {
     await this.db.refreshToken.updateMany({

@@ -181,6 +181,15 @@ export class SessionRepository {
     return rows.map((row) => toSessionRecord(row, global));
   }
 
+  /** An organisation's sessions in every state, newest first (the operator's `sessions find --org`). */
+  async listByOrg(orgId: string, take: number): Promise<SessionRecord[]> {
+    const [rows, global] = await Promise.all([
+      this.db.session.findMany({ where: { activeOrgId: orgId }, orderBy: [{ createdAt: "desc" }, { id: "desc" }], include: userVersionSelect, take }),
+      this.currentGlobal(),
+    ]);
+    return rows.map((row) => toSessionRecord(row, global));
+  }
+
   /**
    * Records activity unless a recent touch already did; one guarded UPDATE, so
    * concurrent touches never lose a write and coalesced ones cost no write.

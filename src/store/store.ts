@@ -1,5 +1,6 @@
 import { AuditRepository } from "./audit-repository.js";
 import type { Database } from "./database.js";
+import { ImportRepository } from "./import-repository.js";
 import { EventRepository } from "./event-repository.js";
 import type { NewRevocationEvent } from "./records.js";
 import { RefreshTokenRepository } from "./refresh-token-repository.js";
@@ -21,6 +22,7 @@ export interface Repositories {
   readonly secrets: SecretRepository;
   readonly verification: VerificationRepository;
   readonly events: EventRepository;
+  readonly imports: ImportRepository;
 }
 
 function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = []): Repositories {
@@ -35,6 +37,7 @@ function repositoriesFor(client: Database["prisma"] | TransactionClient, recorde
     secrets: new SecretRepository(client),
     verification: new VerificationRepository(client),
     events: new EventRepository(client, audit, recorded),
+    imports: new ImportRepository(client),
   };
 }
 

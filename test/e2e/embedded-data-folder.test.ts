@@ -27,6 +27,12 @@ describe("the embedded data folder", () => {
     const rewrap = runCli(["keys", "rewrap"], { DATA_DIR, GRPC_PORT: String(grpcPort) });
     expect(await rewrap.exited).toBe(1);
     expect(rewrap.output.join("\n")).toContain(`is in use by process ${server.child.pid}`);
+    // A second server, or an operator command, on the same folder: the same clear refusal.
+    for (const command of [["serve"], ["sessions", "find", "--user", "u"]]) {
+      const second = runCli(command, { DATA_DIR, GRPC_PORT: "0" });
+      expect(await second.exited, command.join(" ")).toBe(1);
+      expect(second.output.join("\n")).toContain(`the data folder ${DATA_DIR} is in use by process ${server.child.pid}`);
+    }
     // The server's access log is written in batches, at least every second.
     await waitUntil(async () => server.output.some((line) => line.includes('"msg":"call"') && line.includes("TokenService/RotateSigningKey")), 5_000);
     server.child.kill("SIGTERM");

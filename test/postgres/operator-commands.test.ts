@@ -1,0 +1,140 @@
+import { createHash } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { decodeJwt } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { failure } from "../support/clients.js";
+import { useReplicas } from "../support/replicas.js";
+import { rememberSecret } from "../support/secret-scan.js";
+import { runCli } from "../support/service-process.js";
+
+/** Runs an operator command to completion: exit code, stdout, everything. */
+async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; output: string }> {
+  const run = runCli(args, env);
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), output: run.output.join("\n") };
+}
+
+interface FoundSession {
+  sessionId: string;
+  userId: string;
+  activeOrgId: string | null;
+  state: string;
+  revokeReason: string | null;
+}
+
+async function find(env: Record<string, string>, ...query: string[]): Promise<FoundSession[]> {
+  const run = await cli(["sessions", "find", ...query, "--json"], env);
+  expect(run.code, run.output).toBe(0);
+  return (JSON.parse(run.stdout) as { sessions: FoundSession[] }).sessions;
+}
+
+describe("the operator commands against a running replica", () => {
+  const { freshDatabase, serve } = useReplicas();
+  let scratch = "";
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), "sa-operator-"));
+  });
+  afterAll(async () => {
+    await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("finds sessions by user, organisation, session id and an access token's jti, and revokes them in every scope", async () => {
+    const env = { DATABASE_URL: await freshDatabase() };
+    const replica = await serve(env);
+    const ann = await replica.session("CreateSession", { user_id: "op-ann", active_org_id: "org-blue" });
+    const annPhone = await replica.session("CreateSession", { user_id: "op-ann", device_name: "phone" });
+    const bob = await replica.session("CreateSession", { user_id: "op-bob", active_org_id: "org-blue" });
+    const annId = ann.session?.session_id ?? "";
+
+    expect((await find(env, "--user", "op-ann")).map((s) => s.sessionId).sort()).toEqual([annId, annPhone.session?.session_id].sort());
+    expect((await find(env, "--org", "org-blue")).map((s) => s.userId).sort()).toEqual(["op-ann", "op-bob"]);
+    expect((await find(env, "--session", annId)).map((s) => s.userId)).toEqual(["op-ann"]);
+    // A jti, as a resource server would log it, leads to its session: the login's and a refreshed token's.
+    const loginJti = String(decodeJwt(ann.tokens?.access_token ?? "").jti);
+    expect((await find(env, "--jti", loginJti)).map((s) => s.sessionId)).toEqual([annId]);
+    const refreshed = await replica.token("RefreshTokens", { refresh_token: bob.tokens?.refresh_token ?? "" });
+    expect((await find(env, "--jti", String(decodeJwt(refreshed.tokens?.access_token ?? "").jti))).map((s) => s.userId)).toEqual(["op-bob"]);
+    const table = await cli(["sessions", "find", "--user", "op-ann"], env);
+    expect(table.stdout).toMatch(new RegExp(`${annId}\\s+op-ann\\s+org-blue\\s+active`));
+
+    // One session: refused at once by the running replica.
+    expect((await cli(["sessions", "revoke", annId, "--reason", "stolen_laptop"], env)).code).toBe(0);
+    const revoked = await failure(replica.token("VerifyAccessToken", { access_token: ann.tokens?.access_token ?? "" }));
+    expect(revoked.errorInfo?.reason).toBe("TOKEN_REVOKED");
+    expect((await find(env, "--session", annId))[0]).toMatchObject({ state: "revoked", revokeReason: "stolen_laptop" });
+    // Every token of one user: the other user is untouched.
+    expect((await cli(["users", "revoke-tokens", "op-ann", "--reason", "password_reset"], env)).code).toBe(0);
+    const stale = await failure(replica.token("RefreshTokens", { refresh_token: annPhone.tokens?.refresh_token ?? "" }));
+    expect(stale.errorInfo?.reason).toBe("VERSION_STALE");
+    expect((await replica.token("VerifyAccessToken", { access_token: refreshed.tokens?.access_token ?? "" })).claims?.user_id).toBe("op-bob");
+    // Every token of everyone.
+    expect((await cli(["revoke-all"], env)).code).toBe(2);
+    const all = await cli(["revoke-all", "--reason", "signing_key_leaked", "--json"], env);
+    expect(all.code).toBe(0);
+    expect(Number((JSON.parse(all.stdout) as { globalVersion: string }).globalVersion)).toBeGreaterThan(0);
+    const everyone = await failure(replica.token("RefreshTokens", { refresh_token: refreshed.tokens?.refresh_token ?? "" }));
+    expect(everyone.errorInfo?.reason).toBe("VERSION_STALE");
+  }, 120_000);
+
+  it("imports refresh tokens stored as SHA-256 hashes, which then refresh like ours; refuses bcrypt rows and adds nothing twice", async () => {
+    const env = { DATABASE_URL: await freshDatabase() };
+    const replica = await serve(env);
+    // As another system issued and stored them: opaque strings, only their SHA-256 kept.
+    const legacyTokens = ["legacy-refresh-token-0001-abcdefghijklmnop", "legacy-refresh-token-0002-abcdefghijklmnop"];
+    for (const token of legacyTokens) rememberSecret(token);
+    const sha256 = (token: string, encoding: "hex" | "base64") => createHash("sha256").update(token).digest(encoding);
+    const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const rows = [
+      { user_id: "imp-ann", token_sha256: sha256(legacyTokens[0]!, "hex"), expires_at: expires, org_id: "org-blue", device_name: "old app" },
+      { user_id: "imp-bob", token_sha256: sha256(legacyTokens[1]!, "base64"), expires_at: expires },
+      { user_id: "imp-cy", token_sha256: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", expires_at: expires },
+      { user_id: "imp-dee", token_sha256: sha256("expired-token-000000000", "hex"), expires_at: "2020-01-01T00:00:00Z" },
+    ];
+    const file = path.join(scratch, "tokens.jsonl");
+    await writeFile(file, `${rows.map((row) => JSON.stringify(row)).join("\n")}\nnot json\n`);
+
+    const dry = await cli(["import", file, "--caller", "anonymous", "--dry-run"], env);
+    expect(dry.stdout).toContain("dry run: nothing written; imported 0");
+    expect(await find(env, "--user", "imp-ann")).toEqual([]);
+
+    const imported = await cli(["import", file, "--caller", "anonymous"], env);
+    // Rejected rows make the exit code 1, with a line each saying why.
+    expect(imported.code).toBe(1);
+    expect(imported.stdout).toContain("imported 2, already present 0, rejected 3");
+    expect(imported.stdout).toMatch(/line 3: bcrypt-hashed .*cannot be imported/);
+    expect(imported.stdout).toContain("line 4: expired");
+    expect(imported.stdout).toContain("line 5: not a JSON object");
+    expect(imported.output).not.toContain(legacyTokens[0]);
+
+    // The old token refreshes through the running replica; its successor is one of ours.
+    const rotated = await replica.token("RefreshTokens", { refresh_token: legacyTokens[0]! });
+    expect(rotated.tokens?.refresh_token).toMatch(/^sa_rt_/);
+    expect(rotated.session).toMatchObject({ user_id: "imp-ann", active_org_id: "org-blue", device_name: "old app" });
+    expect((await replica.token("VerifyAccessToken", { access_token: rotated.tokens?.access_token ?? "" })).claims?.user_id).toBe("imp-ann");
+    // Presenting it again is reuse, as for any spent token (another client, past the burst).
+    expect((await failure(replica.token("RefreshTokens", { refresh_token: legacyTokens[0]!, user_agent: "thief" }))).errorInfo?.reason).toBe("TOKEN_REUSED");
+    // Imported sessions obey revocations like the others.
+    expect((await cli(["users", "revoke-tokens", "imp-bob"], env)).code).toBe(0);
+    expect((await failure(replica.token("RefreshTokens", { refresh_token: legacyTokens[1]! }))).errorInfo?.reason).toBe("VERSION_STALE");
+
+    const again = await cli(["import", file, "--caller", "anonymous"], env);
+    expect(again.stdout).toContain("imported 0, already present 2, rejected 3");
+    expect(await find(env, "--user", "imp-ann")).toHaveLength(1);
+  }, 120_000);
+
+  it("explains what it needs instead of guessing", async () => {
+    const env = { DATABASE_URL: await freshDatabase() };
+    const none = await cli(["sessions", "find"], env);
+    expect(none.code).toBe(2);
+    expect(none.output).toContain("give exactly one of --user, --org, --session, --jti");
+    const noCaller = await cli(["import", "tokens.jsonl"], env);
+    expect(noCaller.code).toBe(2);
+    expect(noCaller.output).toContain("--caller is required");
+    const badJti = await cli(["sessions", "find", "--jti", "not-a-uuid"], env);
+    expect(badJti.code).toBe(1);
+    expect(badJti.output).toContain("jti");
+  }, 60_000);
+});
