@@ -58,6 +58,12 @@ const envSchema = z.object({
   RATE_LIMIT: z.coerce.number().min(0).default(0),
   RATE_LIMIT_BURST: z.coerce.number().int().min(0).default(0),
   POLICY_FILE: z.string().optional(),
+  // OpenTelemetry's own variable names, so platform defaults apply unchanged.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().default(""),
+  OTEL_SERVICE_NAME: z.string().min(1).default("session-authority"),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   KEK_FILE: z.string().min(1).optional(),
   KEK_PREVIOUS_FILES: z.string().default(""),
   JWKS_MAX_AGE: duration("5m"),
@@ -106,6 +112,8 @@ export interface Config {
   };
   readonly http: { readonly host: string; readonly port: number };
   readonly logLevel: string;
+  /** Traces over OTLP/HTTP; undefined (off) unless an endpoint is set. */
+  readonly tracing: { readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly serviceName: string; readonly sampleRatio: number } | undefined;
   readonly tokens: LifetimeSettings & { readonly issuer: string; readonly audience: string; readonly signingAlgorithm: SigningAlgorithm };
   readonly sessions: {
     readonly maxActivePerUser: number;
@@ -219,7 +227,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cliApiKey: e.CLI_API_KEY,
     callers: { ...callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST), trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES) },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
+    tracing: tracingOf(e),
   };
+}
+
+// As the OpenTelemetry specification reads them: a per-signal endpoint is
+// used as it is; the general one gets /v1/traces appended.
+function tracingOf(e: z.infer<typeof envSchema>): Config["tracing"] {
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined ? undefined : `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, "")}/v1/traces`);
+  if (url === undefined) return undefined;
+  const headers: Record<string, string> = {};
+  for (const pair of e.OTEL_EXPORTER_OTLP_HEADERS.split(",").filter((item) => item.trim() !== "")) {
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new ConfigError(`invalid configuration: OTEL_EXPORTER_OTLP_HEADERS: expected key=value pairs, comma separated`);
+    headers[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(pair.slice(at + 1).trim());
+  }
+  return { url, headers, serviceName: e.OTEL_SERVICE_NAME, sampleRatio: e.OTEL_TRACES_SAMPLER_ARG };
 }
 
 function tlsOf(e: z.infer<typeof envSchema>): Config["grpc"]["tls"] {

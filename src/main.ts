@@ -24,6 +24,8 @@ import { openDatabase, type Database } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
 import { ServiceMetrics } from "./service-metrics.js";
+import { startTracing } from "./tracing.js";
+import type { Tracer } from "@opentelemetry/api";
 
 // The composition root: configuration → store → domain → servers.
 
@@ -98,6 +100,13 @@ export async function startService(config: Config, logger: Logger, options: Serv
     const applied = await migrate(database);
     logger.info({ backend: database.kind, applied }, "database ready");
     const store = new Store(database);
+    const tracing = config.tracing === undefined ? undefined : startTracing(config.tracing);
+    if (tracing !== undefined) {
+      store.traceWith(tracing.tracer);
+      // Origin and path only: a URL may carry credentials.
+      const url = new URL(config.tracing?.url ?? "");
+      logger.info({ url: `${url.origin}${url.pathname}` }, "sending traces over OTLP");
+    }
     const clock = options.clock ?? systemClock;
     await prepareSigningKeys(store, encryption, clock, config.tokens.signingAlgorithm);
     const keyRing = new KeyRing(store, encryption, clock);
@@ -158,10 +167,11 @@ export async function startService(config: Config, logger: Logger, options: Serv
       keyRing.stopRefreshing();
       verificationCache.stop();
       await feed.stop();
+      await tracing?.shutdown().catch((error: unknown) => logger.warn({ err: error }, "traces could not be flushed"));
     };
     try {
       await verificationCache.start();
-      return await startServers(config, { logger, callLog: options.callLog ?? logger }, deps, database, { allowAnonymous, tlsFiles }, registry, stopBackground);
+      return await startServers(config, { logger, callLog: options.callLog ?? logger }, deps, database, { allowAnonymous, tlsFiles, tracer: tracing?.tracer }, registry, stopBackground);
     } catch (error) {
       await stopBackground();
       throw error;
@@ -177,12 +187,12 @@ async function startServers(
   { logger, callLog }: { readonly logger: Logger; readonly callLog: Logger },
   deps: Dependencies,
   database: Database,
-  transport: { readonly allowAnonymous: boolean; readonly tlsFiles: WatchedTlsFiles | undefined },
+  transport: { readonly allowAnonymous: boolean; readonly tlsFiles: WatchedTlsFiles | undefined; readonly tracer: Tracer | undefined },
   registry: Registry,
   stopBackground: () => Promise<void>,
 ) {
   const { allowAnonymous, tlsFiles } = transport;
-  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry, callLog);
+  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry, callLog, transport.tracer);
   const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port, tlsFiles?.credentials());
   tlsFiles?.start();
   let serving = true;

@@ -7,6 +7,8 @@ import type { Dependencies } from "../domain/dependencies.js";
 import type { Logger } from "../logger.js";
 import { callLoggingInterceptor } from "./interceptors/call-logging.js";
 import { callMetricsInterceptor } from "./interceptors/call-metrics.js";
+import { callTracingInterceptor } from "./interceptors/call-tracing.js";
+import type { Tracer } from "@opentelemetry/api";
 import { callerAuthInterceptor, type CallerAuthOptions } from "./interceptors/caller-auth.js";
 import { CallerRateLimiter, rateLimitInterceptor, type RateLimits } from "./interceptors/rate-limit.js";
 import { withTolerantDecoding } from "./malformed-request.js";
@@ -32,12 +34,14 @@ export function buildGrpcServer(
   auth: CallerAuthOptions & { readonly rateLimits: RateLimits },
   registry: Registry,
   callLog: Logger = logger,
+  tracer?: Tracer,
 ): GrpcServerParts {
   const server = new grpc.Server({
     // Outermost first: logging and metrics also see calls the caller check refuses.
     interceptors: [
       callLoggingInterceptor(callLog),
       callMetricsInterceptor(registry),
+      ...(tracer === undefined ? [] : [callTracingInterceptor(tracer)]),
       denialAuditInterceptor(deps.denialAudit),
       callerAuthInterceptor(auth),
       rateLimitInterceptor(new CallerRateLimiter(auth.rateLimits)),

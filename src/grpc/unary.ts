@@ -5,6 +5,7 @@ import { DomainError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
 import { DatabaseUnavailableError, DeadlineExceededError } from "../store/errors.js";
 import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
+import { CALL_TRACEPARENT_HEADER } from "./interceptors/call-tracing.js";
 import { isMalformed, malformedRequestError } from "./malformed-request.js";
 import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
 
@@ -27,9 +28,10 @@ export function unaryFor(deps: Dependencies, logger: Logger) {
     return (call, callback) => {
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      const traceparent = call.metadata.get(CALL_TRACEPARENT_HEADER)[0];
       const context: CallContext = {
         caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") },
-        deps: Number.isFinite(deadlineMs) ? { ...deps, store: deps.store.withDeadline(deadlineMs) } : deps,
+        deps: Number.isFinite(deadlineMs) || traceparent !== undefined ? { ...deps, store: deps.store.forCall(deadlineMs, String(traceparent ?? "")) } : deps,
       };
       const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : handler(call.request, context);
       run.then(

@@ -1,4 +1,6 @@
 import { AuditRepository } from "./audit-repository.js";
+import { SpanKind, SpanStatusCode, type Tracer } from "@opentelemetry/api";
+import { contextOf } from "../tracing.js";
 import type { Database } from "./database.js";
 import { ImportRepository } from "./import-repository.js";
 import { EventRepository } from "./event-repository.js";
@@ -47,16 +49,26 @@ export type DatabaseState = "writable" | "read_only" | "down";
 export class Store {
   /**
    * @param deadlineMs The caller's deadline (epoch ms) that every transaction
-   * started through this store stops at; see withDeadline.
+   * started through this store stops at; see forCall.
    */
   constructor(
     private readonly database: Database,
-    private readonly shared: { readonly direct: Repositories; readonly committedListeners: ((events: readonly NewRevocationEvent[]) => void)[] } = {
+    private readonly shared: {
+      readonly direct: Repositories;
+      readonly committedListeners: ((events: readonly NewRevocationEvent[]) => void)[];
+      tracer?: Tracer;
+    } = {
       direct: repositoriesFor(database.prisma),
       committedListeners: [],
     },
     private readonly deadlineMs = Infinity,
+    private readonly traceparent = "",
   ) {}
+
+  /** Traces transactions (as children of the call that started them) from now on. */
+  traceWith(tracer: Tracer): void {
+    this.shared.tracer = tracer;
+  }
 
   /**
    * The same store for one gRPC call: its transactions stop when the caller
@@ -65,8 +77,8 @@ export class Store {
    * promise hooks cost every await of the process about a quarter of the
    * rotation's throughput (`npm run bench`, Node 20).
    */
-  withDeadline(deadlineMs: number): Store {
-    return new Store(this.database, this.shared, deadlineMs);
+  forCall(deadlineMs: number, traceparent = ""): Store {
+    return new Store(this.database, this.shared, deadlineMs, traceparent);
   }
 
   /** Told of the events each transaction wrote, once it has committed (this replica's own writes). */
@@ -77,18 +89,35 @@ export class Store {
   /** Runs `work` in one transaction, retried on serialization conflicts. */
   async transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
     let recorded: NewRevocationEvent[] = [];
-    const result = await inTransaction(this.database.prisma, this.deadlineMs, (tx) => {
-      // A retried attempt starts over: only the committed attempt's events count.
-      recorded = [];
-      return work(repositoriesFor(tx, recorded));
-    });
+    const result = await this.traced("db.transaction", () =>
+      inTransaction(this.database.prisma, this.deadlineMs, (tx) => {
+        // A retried attempt starts over: only the committed attempt's events count.
+        recorded = [];
+        return work(repositoriesFor(tx, recorded));
+      }),
+    );
     if (recorded.length > 0) for (const listener of this.shared.committedListeners) listener(recorded);
     return result;
   }
 
   /** Runs read-only `work` on one consistent snapshot of the database (REPEATABLE READ). */
   snapshot<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
-    return inTransaction(this.database.prisma, this.deadlineMs, (tx) => work(repositoriesFor(tx)), "RepeatableRead");
+    return this.traced("db.snapshot", () => inTransaction(this.database.prisma, this.deadlineMs, (tx) => work(repositoriesFor(tx)), "RepeatableRead"));
+  }
+
+  /** A span around `run` when tracing is on and this store belongs to a traced call. */
+  private async traced<T>(name: string, run: () => Promise<T>): Promise<T> {
+    const tracer = this.shared.tracer;
+    if (tracer === undefined || this.traceparent === "") return run();
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes: { "db.system": "postgresql" } }, contextOf(this.traceparent));
+    try {
+      return await run();
+    } catch (error) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : "error" });
+      throw error;
+    } finally {
+      span.end();
+    }
   }
 
   /** Runs a single-statement read or write outside a transaction. */
