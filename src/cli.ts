@@ -14,7 +14,7 @@ import { ServerCallError } from "./keys-via-server.js";
 import { keysUsage, runKeysCommand, UsageError } from "./keys-command.js";
 import { OPERATOR_COMMANDS, operatorUsage, runOperatorCommand } from "./operator-commands.js";
 
-const usage = `usage: session-authority [serve | migrate | cleanup | keys … | sessions … | users … | revoke-all | import … | help]
+const usage = `usage: session-authority [serve | migrate | cleanup | keys … | sessions … | users … | revoke-all | restore-fence | import … | help]
 
   serve    (default) apply pending migrations, then serve gRPC and the HTTP side port
   migrate  apply pending migrations and exit

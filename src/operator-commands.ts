@@ -8,6 +8,7 @@ import { openKeyEncryption } from "./crypto/kek-files.js";
 import { systemClock, type Caller } from "./domain/context.js";
 import { findSessions, type SessionQuery } from "./domain/find-sessions.js";
 import { importRefreshTokens } from "./domain/import-refresh-tokens.js";
+import { fenceAfterRestore } from "./domain/restore-fence.js";
 import { revokeSession } from "./domain/revoke-session.js";
 import { revokeAllTokens, revokeUserTokens } from "./domain/revoke-tokens.js";
 import { sessionState } from "./domain/session-state.js";
@@ -15,6 +16,7 @@ import { KeyRing } from "./domain/signing-keys.js";
 import { TokenIssuer } from "./domain/token-issuer.js";
 import { UsageError } from "./keys-command.js";
 import type { Logger } from "./logger.js";
+import { keySettingsOf } from "./main.js";
 import { openDatabase } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
 import type { SessionRecord } from "./store/records.js";
@@ -27,12 +29,14 @@ export const operatorUsage = `  sessions find --user U | --org O | --session ID 
   users revoke-tokens <user-id> [--reason R]
                                    end every token of a user (bumps the user's token version)
   revoke-all --reason R            breach response: end every token of every user (bumps the global version)
+  restore-fence                    after restoring a backup, before serving: end every token issued before
+                                   (global version past any issued) and replace every signing key in the copy
   import <file.jsonl | -> --caller NAME [--dry-run]
                                    bring in refresh tokens from another store by their SHA-256 (see README);
                                    bcrypt-hashed ones cannot be imported
   (add --json for machine-readable output)`;
 
-export const OPERATOR_COMMANDS = ["sessions", "users", "revoke-all", "import"] as const;
+export const OPERATOR_COMMANDS = ["sessions", "users", "revoke-all", "restore-fence", "import"] as const;
 
 const iso = (date: Date | null) => (date === null ? "-" : date.toISOString());
 
@@ -117,6 +121,15 @@ export async function runOperatorCommand(command: string, args: readonly string[
         print(values.json ? JSON.stringify({ globalVersion: version.toString() }) : `every token of every user is revoked (global version ${version}); users must sign in again`);
         return 0;
       }
+      case "restore-fence": {
+        const fence = await fenceAfterRestore({ store, clock, encryption: openKeyEncryption(config, logger), keySettings: keySettingsOf(config) }, caller);
+        print(
+          values.json
+            ? JSON.stringify({ globalVersion: fence.globalVersion.toString(), revokedKids: fence.revokedKids, signingKid: fence.signerKid })
+            : `fenced: global version ${fence.globalVersion}, ${fence.revokedKids.length} signing key(s) revoked, ${fence.signerKid} signs now. Every token issued before is refused; users sign in again.`,
+        );
+        return 0;
+      }
       case "import": {
         const report = await importRefreshTokens({ store, clock, settings }, caller, { jsonLines: importText, presentedBy: request.presentedBy, dryRun: values["dry-run"] });
         if (values.json) {
@@ -138,6 +151,7 @@ type Request =
   | { readonly kind: "revoke-session"; readonly sessionId: string }
   | { readonly kind: "revoke-user"; readonly userId: string }
   | { readonly kind: "revoke-all" }
+  | { readonly kind: "restore-fence" }
   | { readonly kind: "import"; readonly file: string; readonly presentedBy: string };
 
 function parseRequest(command: string, positionals: readonly string[], values: Record<string, string | boolean | undefined>): Request {
@@ -158,6 +172,7 @@ function parseRequest(command: string, positionals: readonly string[], values: R
     if (!text("reason")) throw new UsageError("revoke-all: --reason is required: say why every token is being revoked");
     return { kind: "revoke-all" };
   }
+  if (command === "restore-fence") return { kind: "restore-fence" };
   if (command === "import" && action !== undefined) {
     const presentedBy = text("caller");
     if (presentedBy === undefined) throw new UsageError("import: --caller is required: the caller name (as in API_KEYS) that will present these tokens to RefreshTokens");

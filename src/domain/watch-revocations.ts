@@ -45,9 +45,14 @@ const EVERY_ORGANISATION = new Set(["user_version", "global_version", "user_data
 export async function startingCursor(store: Store, text: string): Promise<FeedCursor> {
   if (text === "") return store.read(({ events }) => events.head());
   const cursor = parseCursor(text);
-  const pruned = await store.read(({ events }) => events.prunedThrough());
+  const [pruned, next] = await Promise.all([store.read(({ events }) => events.prunedThrough()), store.read(({ events }) => events.nextTxid())]);
   if (!cursorAfterOrAt(cursor, pruned)) {
     throw new DomainError("CURSOR_EXPIRED", "events after this cursor were removed by retention; call GetRevocationSnapshot and watch from its cursor");
+  }
+  // Resuming past the database's present would skip every event until its
+  // transaction ids caught up: the watcher must start over from a snapshot.
+  if (cursor.txid >= next) {
+    throw new DomainError("CURSOR_EXPIRED", "this cursor is ahead of the database (restored from a backup?); call GetRevocationSnapshot and watch from its cursor");
   }
   return cursor;
 }

@@ -149,6 +149,16 @@ export class EventRepository {
     return { txid: (rows[0]?.horizon ?? 1n) - 1n, id: MAX_ID };
   }
 
+  /**
+   * The first transaction id not yet assigned: no event has a txid at or
+   * above it. A cursor beyond it was handed out by a database that has since
+   * been replaced by an older copy (a restored backup).
+   */
+  async nextTxid(): Promise<bigint> {
+    const rows = await this.db.$queryRaw<{ next: bigint }[]>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next`;
+    return rows[0]?.next ?? 0n;
+  }
+
   /** Cursors at or below this were pruned by retention. */
   async prunedThrough(): Promise<FeedCursor> {
     const row = await this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { eventsPrunedTxid: true, eventsPrunedId: true } });

@@ -157,6 +157,10 @@ describe("the revocation feed", () => {
     expect(ended).toMatchObject({ code: 11, reason: "CURSOR_EXPIRED" });
     expect(ended.details).toContain("GetRevocationSnapshot");
     t.clock.advance(-2 * DAY);
+    // A cursor from a database that was since restored from an older backup is ahead of it: start over too.
+    const ahead = await watch(t.tokens, { cursor: "9000000000000000000.1" }, admin).ended;
+    expect(ahead).toMatchObject({ code: 11, reason: "CURSOR_EXPIRED" });
+    expect(ahead.details).toContain("restored from a backup");
   });
 
   it("answers VerifyAccessToken from the event-fed cache, not the database", async () => {

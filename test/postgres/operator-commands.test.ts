@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { decodeJwt } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeJwt, decodeProtectedHeader } from "jose";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { failure } from "../support/clients.js";
 import { useReplicas } from "../support/replicas.js";
 import { rememberSecret } from "../support/secret-scan.js";
@@ -31,7 +32,31 @@ async function find(env: Record<string, string>, ...query: string[]): Promise<Fo
 }
 
 describe("the operator commands against a running replica", () => {
-  const { freshDatabase, serve } = useReplicas();
+  const { freshDatabase, serve, servers, clients } = useReplicas();
+  const copies: string[] = [];
+  const admin = () => new pg.Client({ connectionString: inject("postgresAdminUrl") });
+
+  const stopServers = async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const server of servers) server.child.kill("SIGTERM");
+    await Promise.all(servers.splice(0).map((server) => server.exited));
+  };
+  /** A copy of a database, as a backup restored elsewhere would be (no connections may be open on it). */
+  const copyDatabase = async (url: string) => {
+    const source = new URL(url).pathname.slice(1);
+    const name = `${source}_restored`;
+    const client = admin();
+    await client.connect();
+    try {
+      await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)} TEMPLATE ${client.escapeIdentifier(source)}`);
+    } finally {
+      await client.end();
+    }
+    copies.push(name);
+    const copy = new URL(url);
+    copy.pathname = `/${name}`;
+    return copy.toString();
+  };
   let scratch = "";
 
   beforeAll(async () => {
@@ -39,6 +64,10 @@ describe("the operator commands against a running replica", () => {
   });
   afterAll(async () => {
     await rm(scratch, { recursive: true, force: true });
+    const client = admin();
+    await client.connect();
+    for (const name of copies) await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+    await client.end();
   });
 
   it("finds sessions by user, organisation, session id and an access token's jti, and revokes them in every scope", async () => {
@@ -123,6 +152,48 @@ describe("the operator commands against a running replica", () => {
     const again = await cli(["import", file, "--caller", "anonymous"], env);
     expect(again.stdout).toContain("imported 0, already present 2, rejected 3");
     expect(await find(env, "--user", "imp-ann")).toHaveLength(1);
+  }, 120_000);
+
+  it("fences a restored backup: tokens revoked after it, or signed by a key revoked after it, stay dead", async () => {
+    const url = await freshDatabase();
+    const env = { DATABASE_URL: url };
+    let replica = await serve(env);
+    const before = await replica.session("CreateSession", { user_id: "rs-ann" });
+    await stopServers();
+    // The backup: a copy of the database as it is now.
+    const backup = await copyDatabase(url);
+    replica = await serve(env);
+    // After the backup: everyone logged out, a new login, then its key revoked as leaked.
+    expect((await cli(["revoke-all", "--reason", "breach"], env)).code).toBe(0);
+    const after = await replica.session("CreateSession", { user_id: "rs-bob" });
+    const leakedKid = String(decodeProtectedHeader(after.tokens?.access_token ?? "").kid);
+    expect((await cli(["keys", "revoke", leakedKid, "--reason", "leaked"], env)).code).toBe(0);
+    await stopServers();
+
+    // Restored: the copy knows nothing of that, and both tokens pass again.
+    const restored = { DATABASE_URL: backup };
+    replica = await serve(restored);
+    const verify = (token: string | undefined) => replica.token("VerifyAccessToken", { access_token: token ?? "" });
+    expect((await verify(before.tokens?.access_token)).claims?.user_id).toBe("rs-ann");
+    expect((await verify(after.tokens?.access_token)).claims?.user_id).toBe("rs-bob");
+
+    // The procedure: stop, fence, serve.
+    await stopServers();
+    const fence = await cli(["restore-fence", "--json"], restored);
+    expect(fence.code, fence.output).toBe(0);
+    const fenced = JSON.parse(fence.stdout) as { globalVersion: string; revokedKids: string[]; signingKid: string };
+    expect(fenced.revokedKids).toContain(leakedKid);
+    expect(fenced.revokedKids).not.toContain(fenced.signingKid);
+    expect(BigInt(fenced.globalVersion)).toBeGreaterThan(1_000_000_000n);
+    replica = await serve(restored);
+    for (const token of [before.tokens?.access_token, after.tokens?.access_token]) {
+      expect(["TOKEN_KEY_REVOKED", "VERSION_STALE"]).toContain((await failure(verify(token))).errorInfo?.reason);
+    }
+    expect((await failure(replica.token("RefreshTokens", { refresh_token: before.tokens?.refresh_token ?? "" }))).errorInfo?.reason).toBe("VERSION_STALE");
+    // New logins work, signed by the new key.
+    const fresh = await replica.session("CreateSession", { user_id: "rs-cy" });
+    expect(decodeProtectedHeader(fresh.tokens?.access_token ?? "").kid).toBe(fenced.signingKid);
+    expect((await verify(fresh.tokens?.access_token)).claims?.user_id).toBe("rs-cy");
   }, 120_000);
 
   it("explains what it needs instead of guessing", async () => {
