@@ -11,6 +11,7 @@ import { openDatabase } from "./store/database.js";
 import { KeysViaServer } from "./keys-via-server.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
+import { textTable } from "./text-table.js";
 
 export const keysUsage = `  keys list                        every signing key with its stage and timeline
   keys rotate [--reason R]         publish the next key; it signs after JWKS_MAX_AGE + KEY_REFRESH_INTERVAL
@@ -26,12 +27,10 @@ export class UsageError extends Error {
 const iso = (date: Date | null) => (date === null ? "-" : date.toISOString());
 
 function table(keys: readonly SigningKeyView[]): string {
-  const rows = [
+  return textTable([
     ["KID", "ALG", "STAGE", "PUBLISHED", "SIGNS FROM", "RETIRES", "REVOKED", "KEK"],
     ...keys.map((key) => [key.kid, key.algorithm, key.stage, iso(key.publishedAt), iso(key.activatesAt), iso(key.retiresAt), iso(key.revokedAt), key.kekId ?? "plaintext"]),
-  ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+  ]);
 }
 
 /**

@@ -21,6 +21,7 @@ import { openDatabase } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
 import type { SessionRecord } from "./store/records.js";
 import { Store } from "./store/store.js";
+import { textTable } from "./text-table.js";
 
 export const operatorUsage = `  sessions find --user U | --org O | --session ID | --jti JTI [--limit N]
                                    sessions in every state, newest first (a jti from an access token finds its session)
@@ -41,12 +42,10 @@ export const OPERATOR_COMMANDS = ["sessions", "users", "revoke-all", "restore-fe
 const iso = (date: Date | null) => (date === null ? "-" : date.toISOString());
 
 function sessionTable(sessions: readonly SessionRecord[], now: Date): string {
-  const rows = [
+  return textTable([
     ["SESSION", "USER", "ORG", "STATE", "CREATED", "LAST ACTIVE", "EXPIRES", "CREATED BY", "DEVICE"],
     ...sessions.map((s) => [s.id, s.userId, s.activeOrgId ?? "-", sessionState(s, now), iso(s.createdAt), iso(s.lastActivityAt), iso(s.expiresAt), s.createdBy, s.deviceName ?? "-"]),
-  ];
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd()).join("\n");
+  ]);
 }
 
 const sessionJson = (s: SessionRecord, now: Date) => ({
