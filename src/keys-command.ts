@@ -1,4 +1,3 @@
-import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import type { Config } from "./config.js";
 import { openKeyEncryption } from "./crypto/kek-files.js";
@@ -12,6 +11,7 @@ import { KeysViaServer } from "./keys-via-server.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
 import { textTable } from "./text-table.js";
+import { operatorCaller } from "./operator-caller.js";
 
 export const keysUsage = `  keys list                        every signing key with its stage and timeline
   keys rotate [--reason R]         publish the next key; it signs after JWKS_MAX_AGE + KEY_REFRESH_INTERVAL
@@ -78,7 +78,7 @@ export async function runKeysCommand(args: readonly string[], config: Config, lo
     await migrate(database);
     const store = new Store(database);
     const deps = { store, clock: systemClock, encryption, keySettings: keySettingsOf(config) };
-    const caller = { id: `cli:${userInfo().username}` };
+    const caller = operatorCaller();
     if (action === "list") {
       show(await listSigningKeys(deps));
     } else if (action === "rotate") {

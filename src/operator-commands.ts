@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import type { Config } from "./config.js";
 import { openKeyEncryption } from "./crypto/kek-files.js";
-import { systemClock, type Caller } from "./domain/context.js";
+import { systemClock } from "./domain/context.js";
 import { findSessions, type SessionQuery } from "./domain/find-sessions.js";
 import { importRefreshTokens } from "./domain/import-refresh-tokens.js";
 import { fenceAfterRestore } from "./domain/restore-fence.js";
@@ -22,6 +21,7 @@ import { migrate } from "./store/migrate.js";
 import type { SessionRecord } from "./store/records.js";
 import { Store } from "./store/store.js";
 import { textTable } from "./text-table.js";
+import { operatorCaller } from "./operator-caller.js";
 
 export const operatorUsage = `  sessions find --user U | --org O | --session ID | --jti JTI [--limit N]
                                    sessions in every state, newest first (a jti from an access token finds its session)
@@ -85,6 +85,7 @@ export async function runOperatorCommand(command: string, args: readonly string[
     },
   });
   const request = parseRequest(command, positionals, values);
+  if (request.kind === "import") assertKnownCaller(config, request.presentedBy);
   const importText = request.kind !== "import" ? "" : request.file === "-" ? readFileSync(0, "utf8") : await readFile(request.file, "utf8");
 
   const database = await openDatabase(config.database);
@@ -92,7 +93,7 @@ export async function runOperatorCommand(command: string, args: readonly string[
     await migrate(database);
     const store = new Store(database);
     const clock = systemClock;
-    const caller: Caller = { id: `cli:${userInfo().username}` };
+    const caller = operatorCaller();
     const orgScopes = new Map<string, readonly string[]>();
     const settings = { ...config.tokens, ...config.sessions };
     const now = clock.now();
@@ -130,7 +131,7 @@ export async function runOperatorCommand(command: string, args: readonly string[
         return 0;
       }
       case "import": {
-        const report = await importRefreshTokens({ store, clock, settings }, caller, { jsonLines: importText, presentedBy: request.presentedBy, dryRun: values["dry-run"] });
+        const report = await importRefreshTokens({ store, clock, settings, orgScopes: config.callers.orgScopes }, caller, { jsonLines: importText, presentedBy: request.presentedBy, dryRun: values["dry-run"] });
         if (values.json) {
           print(JSON.stringify(report, null, 2));
         } else {
@@ -142,6 +143,21 @@ export async function runOperatorCommand(command: string, args: readonly string[
     }
   } finally {
     await database.close();
+  }
+}
+
+/**
+ * The sessions an import creates belong to the caller named; a name no
+ * caller will ever present under makes sessions nobody can refresh. Names
+ * come from API_KEYS and the policy; with mutual TLS or a mesh they come
+ * from certificates, which cannot be listed here.
+ */
+function assertKnownCaller(config: Config, name: string): void {
+  if (config.grpc.tls?.clientCaFile !== undefined || config.callers.trustedProxies.identities.size > 0 || config.callers.trustedProxies.addresses.rules.length > 0) return;
+  const known = new Set([...config.callers.keys.map((key) => key.caller), ...(config.callers.policy?.keys() ?? [])]);
+  if (config.callers.keys.length === 0) known.add("anonymous");
+  if (!known.has(name)) {
+    throw new UsageError(`import: --caller "${name}" is not a caller this configuration names (API_KEYS, POLICY_FILE): ${[...known].sort().join(", ")}`);
   }
 }
 

@@ -6,6 +6,8 @@ type Db = Prisma | TransactionClient;
 
 /** One refresh token from another system, known only by its SHA-256. */
 export interface ImportedToken {
+  /** Where it came from (a line number), for the report. */
+  readonly line: number;
   readonly userId: string;
   readonly hash: Buffer;
   readonly issuedAt: Date;
@@ -17,6 +19,12 @@ export interface ImportedToken {
   readonly ipAddress: string | null;
 }
 
+export interface ImportOutcome {
+  readonly imported: number;
+  readonly alreadyPresent: number;
+  readonly refused: readonly { readonly line: number; readonly reason: string }[];
+}
+
 /** Sessions and refresh tokens brought in from another system (`session-authority import`). */
 export class ImportRepository {
   constructor(private readonly db: Db) {}
@@ -24,26 +32,55 @@ export class ImportRepository {
   /**
    * One session per token, stamped with its user's current versions (so a
    * later bump kills it like any other), created by the caller that will
-   * present the tokens. A hash already stored is skipped: re-running an
-   * import adds nothing.
+   * present the tokens. A hash already stored for the same user is skipped,
+   * so re-running an import adds nothing. Refused: a token issued before its
+   * user's (or everyone's) tokens were last revoked here, which importing
+   * would bring back to life, and a hash already stored for another user.
    */
-  async importTokens(tokens: readonly ImportedToken[], createdBy: string, refreshTtlSeconds: number): Promise<{ imported: number; skipped: number }> {
-    const stored = await this.db.refreshToken.findMany({ where: { tokenHash: { in: tokens.map((token) => new Uint8Array(token.hash)) } }, select: { tokenHash: true } });
-    const seen = new Set(stored.map((row) => Buffer.from(row.tokenHash).toString("hex")));
-    const fresh = tokens.filter((token) => {
-      const key = token.hash.toString("hex");
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
+  async importTokens(tokens: readonly ImportedToken[], createdBy: string, refreshTtlSeconds: number): Promise<ImportOutcome> {
+    const refused: { line: number; reason: string }[] = [];
+    const stored = await this.db.refreshToken.findMany({
+      where: { tokenHash: { in: tokens.map((token) => new Uint8Array(token.hash)) } },
+      select: { tokenHash: true, session: { select: { userId: true } } },
     });
-    if (fresh.length === 0) return { imported: 0, skipped: tokens.length };
-    const userIds = [...new Set(fresh.map((token) => token.userId))];
-    await this.db.user.createMany({ data: userIds.map((userId) => ({ userId })), skipDuplicates: true });
-    const [users, global] = await Promise.all([
-      this.db.user.findMany({ where: { userId: { in: userIds } }, select: { userId: true, tokenVersion: true } }),
-      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true } }),
+    const owners = new Map(stored.map((row) => [Buffer.from(row.tokenHash).toString("hex"), row.session.userId]));
+    const userIds = [...new Set(tokens.map((token) => token.userId))];
+    const [users, deletions, global] = await Promise.all([
+      this.db.user.findMany({ where: { userId: { in: userIds } }, select: { userId: true, tokenVersionBumpedAt: true } }),
+      // An account deleted here (DeleteUserData) leaves only its audit entry.
+      this.db.auditEvent.findMany({ where: { action: "user_data_deleted", userId: { in: userIds } }, select: { userId: true, occurredAt: true } }),
+      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, bumpedAt: true } }),
     ]);
-    const versions = new Map(users.map((user) => [user.userId, user.tokenVersion]));
+    // When each user's tokens were last ended here: a token issued before then stays dead.
+    const endedAt = new Map<string, Date>();
+    for (const { userId, at } of [...users.map((user) => ({ userId: user.userId, at: user.tokenVersionBumpedAt })), ...deletions.map((event) => ({ userId: event.userId, at: event.occurredAt }))]) {
+      const previous = userId === null ? undefined : endedAt.get(userId);
+      if (userId !== null && at !== null && (previous === undefined || at > previous)) endedAt.set(userId, at);
+    }
+    let alreadyPresent = 0;
+    const fresh: ImportedToken[] = [];
+    for (const token of tokens) {
+      const key = token.hash.toString("hex");
+      const owner = owners.get(key);
+      if (owner !== undefined) {
+        if (owner === token.userId) alreadyPresent += 1;
+        else refused.push({ line: token.line, reason: "this token_sha256 is already stored for another user" });
+        continue;
+      }
+      const revokedSince = [endedAt.get(token.userId), global.bumpedAt].some((at) => at !== null && at !== undefined && at.getTime() >= token.issuedAt.getTime());
+      if (revokedSince) {
+        refused.push({ line: token.line, reason: "issued before its user's (or every user's) tokens were revoked here: importing it would bring it back" });
+        continue;
+      }
+      owners.set(key, token.userId);
+      fresh.push(token);
+    }
+    if (fresh.length === 0) return { imported: 0, alreadyPresent, refused };
+
+    await this.db.user.createMany({ data: [...new Set(fresh.map((token) => token.userId))].map((userId) => ({ userId })), skipDuplicates: true });
+    const versions = new Map(
+      (await this.db.user.findMany({ where: { userId: { in: userIds } }, select: { userId: true, tokenVersion: true } })).map((user) => [user.userId, user.tokenVersion]),
+    );
     const rows = fresh.map((token) => ({ token, sessionId: randomUUID(), tokenVersion: versions.get(token.userId) ?? 0n }));
     await this.db.session.createMany({
       data: rows.map(({ token, sessionId, tokenVersion }) => ({
@@ -74,6 +111,6 @@ export class ImportRepository {
         expiresAt: token.expiresAt,
       })),
     });
-    return { imported: fresh.length, skipped: tokens.length - fresh.length };
+    return { imported: fresh.length, alreadyPresent, refused };
   }
 }

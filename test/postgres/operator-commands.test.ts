@@ -116,31 +116,48 @@ describe("the operator commands against a running replica", () => {
     for (const token of legacyTokens) rememberSecret(token);
     const sha256 = (token: string, encoding: "hex" | "base64") => createHash("sha256").update(token).digest(encoding);
     const expires = new Date(Date.now() + 86_400_000).toISOString();
+    const issued = new Date(Date.now() - 2 * 86_400_000).toISOString();
     const rows = [
-      { user_id: "imp-ann", token_sha256: sha256(legacyTokens[0]!, "hex"), expires_at: expires, org_id: "org-blue", device_name: "old app" },
-      { user_id: "imp-bob", token_sha256: sha256(legacyTokens[1]!, "base64"), expires_at: expires },
-      { user_id: "imp-cy", token_sha256: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", expires_at: expires },
-      { user_id: "imp-dee", token_sha256: sha256("expired-token-000000000", "hex"), expires_at: "2020-01-01T00:00:00Z" },
+      { user_id: "imp-ann", token_sha256: sha256(legacyTokens[0]!, "hex"), issued_at: issued, expires_at: expires, org_id: "org-blue", device_name: "old app" },
+      { user_id: "imp-bob", token_sha256: sha256(legacyTokens[1]!, "base64"), issued_at: issued, expires_at: "2099-01-01T00:00:00Z" },
+      { user_id: "imp-cy", token_sha256: "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW", issued_at: issued, expires_at: expires },
+      { user_id: "imp-dee", token_sha256: sha256("expired-token-000000000", "hex"), issued_at: issued, expires_at: "2020-01-01T00:00:00Z" },
+      { user_id: "imp-eve", token_sha256: sha256("revoked-since-token-0000", "hex"), issued_at: issued, expires_at: expires },
+      { user_id: "imp-zed", token_sha256: sha256(legacyTokens[0]!, "hex"), issued_at: issued, expires_at: expires },
+      { user_id: "imp-fay", token_sha256: sha256("local-time-token-000000", "hex"), issued_at: issued, expires_at: "2030-12-01 10:00:00" },
     ];
     const file = path.join(scratch, "tokens.jsonl");
     await writeFile(file, `${rows.map((row) => JSON.stringify(row)).join("\n")}\nnot json\n`);
+    // Eve's tokens were all revoked here after hers was issued: importing it must not revive it.
+    expect((await cli(["users", "revoke-tokens", "imp-eve"], env)).code).toBe(0);
 
     const dry = await cli(["import", file, "--caller", "anonymous", "--dry-run"], env);
     expect(dry.stdout).toContain("dry run: nothing written; imported 0");
     expect(await find(env, "--user", "imp-ann")).toEqual([]);
+    // A caller nobody presents as would own sessions nobody can refresh.
+    const typo = await cli(["import", file, "--caller", "login-servce"], env);
+    expect(typo.code).toBe(2);
+    expect(typo.output).toContain('--caller "login-servce" is not a caller this configuration names');
 
     const imported = await cli(["import", file, "--caller", "anonymous"], env);
     // Rejected rows make the exit code 1, with a line each saying why.
     expect(imported.code).toBe(1);
-    expect(imported.stdout).toContain("imported 2, already present 0, rejected 3");
+    expect(imported.stdout).toContain("imported 2, already present 0, rejected 6");
     expect(imported.stdout).toMatch(/line 3: bcrypt-hashed .*cannot be imported/);
     expect(imported.stdout).toContain("line 4: expired");
-    expect(imported.stdout).toContain("line 5: not a JSON object");
+    expect(imported.stdout).toContain("line 5: issued before its user's (or every user's) tokens were revoked here");
+    expect(imported.stdout).toContain("line 6: this token_sha256 is already stored for another user");
+    expect(imported.stdout).toContain("line 7: expires_at must be an ISO 8601 time with its zone");
+    expect(imported.stdout).toContain("line 8: not a JSON object");
     expect(imported.output).not.toContain(legacyTokens[0]);
+    // This server's lifetimes hold: a token "valid until 2099" lives at most REFRESH_TOKEN_TTL_MAX, its session SESSION_TTL_MAX.
+    const [bobSession] = await find(env, "--user", "imp-bob");
+    expect(new Date((bobSession as unknown as { expiresAt: string }).expiresAt).getTime()).toBeLessThanOrEqual(Date.now() + 366 * 86_400_000);
 
     // The old token refreshes through the running replica; its successor is one of ours.
     const rotated = await replica.token("RefreshTokens", { refresh_token: legacyTokens[0]! });
     expect(rotated.tokens?.refresh_token).toMatch(/^sa_rt_/);
+    expect(Number(rotated.tokens?.refresh_token_expires_at?.seconds) * 1000).toBeLessThanOrEqual(Date.now() + 31 * 86_400_000);
     expect(rotated.session).toMatchObject({ user_id: "imp-ann", active_org_id: "org-blue", device_name: "old app" });
     expect((await replica.token("VerifyAccessToken", { access_token: rotated.tokens?.access_token ?? "" })).claims?.user_id).toBe("imp-ann");
     // Presenting it again is reuse, as for any spent token (another client, past the burst).
@@ -150,7 +167,7 @@ describe("the operator commands against a running replica", () => {
     expect((await failure(replica.token("RefreshTokens", { refresh_token: legacyTokens[1]! }))).errorInfo?.reason).toBe("VERSION_STALE");
 
     const again = await cli(["import", file, "--caller", "anonymous"], env);
-    expect(again.stdout).toContain("imported 0, already present 2, rejected 3");
+    expect(again.stdout).toContain("imported 0, already present 2, rejected 6");
     expect(await find(env, "--user", "imp-ann")).toHaveLength(1);
   }, 120_000);
 
