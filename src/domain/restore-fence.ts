@@ -34,6 +34,7 @@ export async function fenceAfterRestore(deps: KeyLifecycleDependencies, caller: 
     const remaining = existing.map((key) => ({ ...key, revokedAt: key.revokedAt ?? now }));
     const signerKid = await ensureSigner(repos, remaining, deps.encryption, now, deps.keySettings.signingAlgorithm);
     const globalVersion = await repos.versions.fenceGlobalVersion(RESTORE_REASON, BigInt(Math.floor(now.getTime() / 1000)));
+    await repos.events.startNewEpoch();
     await repos.events.record([
       ...live.map((key) => ({ kind: "signing_key_revoked" as const, sessionId: null, userId: null, orgId: null, keyId: key.kid, reason: RESTORE_REASON, caller: caller.id })),
       { kind: "global_version" as const, sessionId: null, userId: null, orgId: null, version: globalVersion, reason: RESTORE_REASON, caller: caller.id },

@@ -7,9 +7,10 @@ import { parseCursor } from "./feed-cursor.js";
 import { visibleOrgs } from "./org-scope.js";
 import type { FeedSignal } from "./revocation-feed.js";
 
+/** What the stream sends, with the feed epoch its cursor belongs to. */
 export type WatchMessage =
-  | { readonly event: StoredRevocationEvent }
-  | { readonly heartbeat: { readonly cursor: FeedCursor; readonly sentAt: Date } };
+  | { readonly event: StoredRevocationEvent; readonly epoch: number }
+  | { readonly heartbeat: { readonly cursor: FeedCursor; readonly sentAt: Date }; readonly epoch: number };
 
 export interface WatchDependencies {
   readonly store: Store;
@@ -41,10 +42,14 @@ const KINDS = new Set([
 // Not tied to a session's organisation: every watcher needs them.
 const EVERY_ORGANISATION = new Set(["user_version", "global_version", "user_data_deleted", "signing_key_published", "signing_key_revoked"]);
 
-/** Where a watch starts; throws for a cursor the retention has passed. */
-export async function startingCursor(store: Store, text: string): Promise<FeedCursor> {
-  if (text === "") return store.read(({ events }) => events.head());
+/** Where a watch starts, in which epoch; throws for a cursor the retention (or a restore) has passed. */
+export async function startingCursor(store: Store, text: string): Promise<{ cursor: FeedCursor; epoch: number }> {
+  const epoch = await store.read(({ events }) => events.feedEpoch());
+  if (text === "") return { cursor: await store.read(({ events }) => events.head()), epoch };
   const cursor = parseCursor(text);
+  if (cursor.epoch !== epoch) {
+    throw new DomainError("CURSOR_EXPIRED", "this cursor was handed out before the database was restored from a backup; call GetRevocationSnapshot and watch from its cursor");
+  }
   const [pruned, next] = await Promise.all([store.read(({ events }) => events.prunedThrough()), store.read(({ events }) => events.nextTxid())]);
   if (!cursorAfterOrAt(cursor, pruned)) {
     throw new DomainError("CURSOR_EXPIRED", "events after this cursor were removed by retention; call GetRevocationSnapshot and watch from its cursor");
@@ -54,7 +59,7 @@ export async function startingCursor(store: Store, text: string): Promise<FeedCu
   if (cursor.txid >= next) {
     throw new DomainError("CURSOR_EXPIRED", "this cursor is ahead of the database (restored from a backup?); call GetRevocationSnapshot and watch from its cursor");
   }
-  return cursor;
+  return { cursor: { txid: cursor.txid, id: cursor.id }, epoch };
 }
 
 /**
@@ -73,20 +78,22 @@ export async function* watchRevocations(deps: WatchDependencies, caller: Caller,
   const wanted = (event: StoredRevocationEvent) =>
     (kinds === undefined || kinds.has(event.kind)) &&
     (orgs === undefined || EVERY_ORGANISATION.has(event.kind) || (event.orgId !== null && orgs.includes(event.orgId)));
-  let cursor = await startingCursor(deps.store, input.cursor);
+  const start = await startingCursor(deps.store, input.cursor);
+  const epoch = start.epoch;
+  let cursor = start.cursor;
   let lastSent = Number.NEGATIVE_INFINITY;
   while (!signal.aborted) {
     const page = await deps.store.read(({ events }) => events.readAfter(cursor, PAGE));
     for (const event of page.events) {
       if (!wanted(event)) continue;
-      yield { event };
+      yield { event, epoch };
       lastSent = performance.now();
     }
     cursor = page.cursor;
     if (page.full) continue;
     const untilHeartbeat = deps.heartbeatIntervalMs - (performance.now() - lastSent);
     if (untilHeartbeat <= 0) {
-      yield { heartbeat: { cursor, sentAt: deps.clock.now() } };
+      yield { heartbeat: { cursor, sentAt: deps.clock.now() }, epoch };
       lastSent = performance.now();
       continue;
     }

@@ -20,9 +20,9 @@ const KIND_PREFIX = "REVOCATION_EVENT_KIND_";
 const toStoredKind = (kind: string) => (kind.startsWith(KIND_PREFIX) ? kind.slice(KIND_PREFIX.length).toLowerCase() : kind.toLowerCase());
 const toEventKind = (kind: string) => `${KIND_PREFIX}${kind.toUpperCase()}` as RevocationEventKind;
 
-function toEventMessage(event: StoredRevocationEvent) {
+function toEventMessage(event: StoredRevocationEvent, epoch: number) {
   return {
-    cursor: formatCursor(event.cursor),
+    cursor: formatCursor(event.cursor, epoch),
     kind: toEventKind(event.kind),
     session_id: event.sessionId ?? "",
     user_id: event.userId ?? "",
@@ -36,8 +36,8 @@ function toEventMessage(event: StoredRevocationEvent) {
 }
 
 function toResponse(message: WatchMessage): WatchRevocationsResponse {
-  if ("event" in message) return { event: toEventMessage(message.event) };
-  return { heartbeat: { cursor: formatCursor(message.heartbeat.cursor), sent_at: toTimestamp(message.heartbeat.sentAt) } };
+  if ("event" in message) return { event: toEventMessage(message.event, message.epoch) };
+  return { heartbeat: { cursor: formatCursor(message.heartbeat.cursor, message.epoch), sent_at: toTimestamp(message.heartbeat.sentAt) } };
 }
 
 /**

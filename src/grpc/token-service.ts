@@ -153,7 +153,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
     GetRevocationSnapshot: unary(async (request, { caller, deps }) => {
       const snapshot = await getRevocationSnapshot(deps, caller, request.org_ids);
       return {
-        cursor: formatCursor(snapshot.cursor),
+        cursor: formatCursor(snapshot.cursor, snapshot.feedEpoch),
         global_version: String(snapshot.globalVersion),
         user_versions: snapshot.userVersions.map((user) => ({ user_id: user.userId, token_version: String(user.tokenVersion), bumped_at: toTimestamp(user.bumpedAt) })),
         revoked_sessions: snapshot.revokedSessions.map((session) => ({

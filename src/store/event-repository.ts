@@ -121,7 +121,7 @@ export class EventRepository {
   /** What revoked tokens recently; run inside a snapshot transaction with head(). */
   async snapshot(since: Date, orgIds: readonly string[] | undefined): Promise<RevocationSnapshotRows> {
     const [global, users, sessions, keys] = await Promise.all([
-      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true } }),
+      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, feedEpoch: true } }),
       this.db.user.findMany({ where: { tokenVersionBumpedAt: { gte: since } }, select: { userId: true, tokenVersion: true, tokenVersionBumpedAt: true } }),
       this.db.session.findMany({
         where: { revokedAt: { gte: since }, ...inOrgs(orgIds) },
@@ -131,6 +131,7 @@ export class EventRepository {
     ]);
     return {
       globalVersion: global.globalVersion,
+      feedEpoch: global.feedEpoch,
       userVersions: users.map((user) => ({ userId: user.userId, tokenVersion: user.tokenVersion, bumpedAt: user.tokenVersionBumpedAt ?? since })),
       revokedSessions: sessions.map((session) => ({
         sessionId: session.id,
@@ -157,6 +158,24 @@ export class EventRepository {
   async nextTxid(): Promise<bigint> {
     const rows = await this.db.$queryRaw<{ next: bigint }[]>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next`;
     return rows[0]?.next ?? 0n;
+  }
+
+  /** Which feed cursors belong to: raised by a restore fence, so older cursors cannot resume. */
+  async feedEpoch(): Promise<number> {
+    const row = await this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { feedEpoch: true } });
+    return row.feedEpoch;
+  }
+
+  /**
+   * After a restore: the copy's events (their transaction ids from another
+   * timeline, perhaps another cluster) are dropped, the pruned mark cleared,
+   * and the epoch raised, so every earlier cursor is refused and watchers
+   * start over from a snapshot.
+   */
+  async startNewEpoch(): Promise<number> {
+    await this.db.revocationEvent.deleteMany({});
+    const row = await this.db.globalState.update({ where: { id: 1 }, data: { feedEpoch: { increment: 1 }, eventsPrunedTxid: 0n, eventsPrunedId: 0n }, select: { feedEpoch: true } });
+    return row.feedEpoch;
   }
 
   /** Cursors at or below this were pruned by retention. */
@@ -186,6 +205,8 @@ export class EventRepository {
 
 export interface RevocationSnapshotRows {
   readonly globalVersion: bigint;
+  /** The feed's epoch, which the snapshot's cursor belongs to. */
+  readonly feedEpoch: number;
   readonly userVersions: { userId: string; tokenVersion: bigint; bumpedAt: Date }[];
   readonly revokedSessions: { sessionId: string; userId: string; orgId: string | null; revokedAt: Date; reason: string }[];
   readonly revokedKids: string[];

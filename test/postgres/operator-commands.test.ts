@@ -9,6 +9,7 @@ import { failure } from "../support/clients.js";
 import { useReplicas } from "../support/replicas.js";
 import { rememberSecret } from "../support/secret-scan.js";
 import { runCli } from "../support/service-process.js";
+import { watch } from "../support/watch.js";
 
 /** Runs an operator command to completion: exit code, stdout, everything. */
 async function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; output: string }> {
@@ -194,6 +195,8 @@ describe("the operator commands against a running replica", () => {
     expect((await verify(before.tokens?.access_token)).claims?.user_id).toBe("rs-ann");
     expect((await verify(after.tokens?.access_token)).claims?.user_id).toBe("rs-bob");
 
+    // A watcher (an embedded verifier) following the restored database's feed.
+    const staleCursor = (await replica.token("GetRevocationSnapshot", {})).cursor;
     // The procedure: stop, fence, serve.
     await stopServers();
     const fence = await cli(["restore-fence", "--json"], restored);
@@ -207,6 +210,14 @@ describe("the operator commands against a running replica", () => {
       expect(["TOKEN_KEY_REVOKED", "VERSION_STALE"]).toContain((await failure(verify(token))).errorInfo?.reason);
     }
     expect((await failure(replica.token("RefreshTokens", { refresh_token: before.tokens?.refresh_token ?? "" }))).errorInfo?.reason).toBe("VERSION_STALE");
+    // Cursors from before the fence cannot resume (they would skip events); a new snapshot's can.
+    const refused = await watch(replica.tokens, { cursor: staleCursor }).ended;
+    expect(refused).toMatchObject({ code: 11, reason: "CURSOR_EXPIRED" });
+    const snapshot = await replica.token("GetRevocationSnapshot", {});
+    expect(snapshot.cursor).toMatch(/^1:\d+\.\d+$/);
+    const resumed = watch(replica.tokens, { cursor: snapshot.cursor });
+    await resumed.until((messages) => messages.some((message) => message.heartbeat !== null && message.heartbeat !== undefined));
+    resumed.cancel();
     // New logins work, signed by the new key.
     const fresh = await replica.session("CreateSession", { user_id: "rs-cy" });
     expect(decodeProtectedHeader(fresh.tokens?.access_token ?? "").kid).toBe(fenced.signingKid);
