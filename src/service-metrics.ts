@@ -38,6 +38,8 @@ export class ServiceMetrics implements DomainObserver {
     });
 
     let counted: { active: number; at: number } | undefined;
+    // Scrapes at the same moment share one count.
+    let counting: Promise<void> | undefined;
     new Gauge({
       name: "session_authority_active_sessions",
       help: `Sessions live now (not revoked, expired or killed by a version bump), across all replicas; counted at most every ${ACTIVE_SESSIONS_MAX_AGE_MS / 1000} s`,
@@ -45,12 +47,19 @@ export class ServiceMetrics implements DomainObserver {
       async collect() {
         const now = clock.now();
         if (counted === undefined || now.getTime() - counted.at >= ACTIVE_SESSIONS_MAX_AGE_MS) {
-          try {
-            counted = { active: await store.read(({ sessions }) => sessions.countActive(now)), at: now.getTime() };
-          } catch (error) {
-            // A scrape while the database is away keeps the last count rather than failing /metrics.
-            onError(error);
-          }
+          counting ??= store
+            .read(({ sessions }) => sessions.countActive(now))
+            .then(
+              (active) => {
+                counted = { active, at: now.getTime() };
+              },
+              // A scrape while the database is away keeps the last count rather than failing /metrics.
+              onError,
+            )
+            .finally(() => {
+              counting = undefined;
+            });
+          await counting;
         }
         if (counted !== undefined) this.set(counted.active);
       },

@@ -18,7 +18,7 @@ export async function getSession(deps: Dependencies, caller: Caller, input: GetS
   }
   if (input.refreshToken.length === 0) throw invalidArgument("refresh_token", "is required");
   const unknown = new DomainError("TOKEN_UNKNOWN", "the refresh token is not known");
-  // Garbage never costs a database round trip.
+  // Garbage (and a typo in one of ours) costs no database round trip; see looksLikeRefreshToken.
   if (!looksLikeRefreshToken(input.refreshToken)) throw unknown;
   const hash = hashRefreshToken(input.refreshToken);
   const now = deps.clock.now();

@@ -169,11 +169,9 @@ export class VerificationCache {
       for (;;) {
         const page = await this.store.read(({ events }) => events.readAfter(this.cursor ?? { txid: 0n, id: 0n }, PAGE));
         const now = this.clock.now().getTime();
-        for (const event of [...page.events, ...page.pending]) {
-          this.state.apply(factOf(event), now);
-          // Clamped: the database's clock and ours may differ by a little.
-          if (event.occurredAt.getTime() > 0) this.lag.observe(Math.max(0, now - event.occurredAt.getTime()) / 1000);
-        }
+        for (const event of [...page.events, ...page.pending]) this.state.apply(factOf(event), now);
+        // Events in order only: a pending one comes back in a later page. Clamped: the database's clock and ours may differ a little.
+        for (const event of page.events) this.lag.observe(Math.max(0, now - event.occurredAt.getTime()) / 1000);
         this.cursor = page.cursor;
         if (page.heldBack) setTimeout(() => this.catchUp(), HELD_BACK_RETRY_MS).unref();
         if (!page.full) break;

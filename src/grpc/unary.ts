@@ -28,7 +28,8 @@ export function unaryFor(deps: Dependencies, logger: Logger) {
     return (call, callback) => {
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
-      const traceparent = call.metadata.get(CALL_TRACEPARENT_HEADER)[0];
+      // Set by the tracing interceptor; with tracing off nothing sets it, and a client's own value is ignored.
+      const traceparent = deps.store.tracing ? call.metadata.get(CALL_TRACEPARENT_HEADER)[0] : undefined;
       const context: CallContext = {
         caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") },
         deps: Number.isFinite(deadlineMs) || traceparent !== undefined ? { ...deps, store: deps.store.forCall(deadlineMs, String(traceparent ?? "")) } : deps,

@@ -65,6 +65,11 @@ export class Store {
     private readonly traceparent = "",
   ) {}
 
+  /** Whether transactions are traced: only then does a call's trace context mean anything. */
+  get tracing(): boolean {
+    return this.shared.tracer !== undefined;
+  }
+
   /** Traces transactions (as children of the call that started them) from now on. */
   traceWith(tracer: Tracer): void {
     this.shared.tracer = tracer;

@@ -2,6 +2,8 @@ export { SessionVerifier, type Verification, type VerifierOptions } from "./veri
 export { factOf, RevocationState, type RevocationFact, type RevocationSnapshotFacts, type RevocationVerdict, type TokenFacts } from "./revocation-state.js";
 export { timeVerdict, VerifiedTokens, type TimeVerdict, type VerifiedToken } from "./verified-tokens.js";
 export { apiKeyMetadata, channelOptions, createClients, errorInfo, errorReason, serviceConfig, unary, type Clients } from "./client.js";
+// The grpc-js the clients are built on (a peer dependency: the service's own copy).
+export { credentials, Metadata, status } from "@grpc/grpc-js";
 // The buf-generated clients and messages (ts-proto, `npm run generate:clients`).
 export * from "./generated/sessionauthority/v1/session.js";
 export * from "./generated/sessionauthority/v1/token.js";
