@@ -17,8 +17,7 @@ export const keysUsage = `  keys list                        every signing key w
   keys rotate [--reason R]         publish the next key; it signs after JWKS_MAX_AGE + KEY_REFRESH_INTERVAL
   keys revoke <kid> [--reason R] [--revoke-all-tokens]
                                    emergency: the key leaves the JWKS and its tokens are refused at once
-  keys rewrap                      re-encrypt every private key under KEK_FILE (old KEKs in KEK_PREVIOUS_FILES)
-  (add --json for machine-readable output)`;
+  keys rewrap                      re-encrypt every private key under KEK_FILE (old KEKs in KEK_PREVIOUS_FILES)`;
 
 export class UsageError extends Error {
   override readonly name = "UsageError";

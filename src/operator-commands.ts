@@ -35,7 +35,7 @@ export const operatorUsage = `  sessions find --user U | --org O | --session ID 
   import <file.jsonl | -> --caller NAME [--dry-run]
                                    bring in refresh tokens from another store by their SHA-256 (see README);
                                    bcrypt-hashed ones cannot be imported
-  (add --json for machine-readable output)`;
+  (add --json to keys, sessions, users, revoke-all, restore-fence and import for machine-readable output)`;
 
 export const OPERATOR_COMMANDS = ["sessions", "users", "revoke-all", "restore-fence", "import"] as const;
 
