@@ -148,16 +148,16 @@ export async function runOperatorCommand(command: string, args: readonly string[
 
 /**
  * The sessions an import creates belong to the caller named; a name no
- * caller will ever present under makes sessions nobody can refresh. Names
- * come from API_KEYS and the policy; with mutual TLS or a mesh they come
- * from certificates, which cannot be listed here.
+ * caller will ever present under makes sessions nobody can refresh. Without
+ * mutual TLS or a mesh (whose names come from certificates, which cannot be
+ * listed here) the callers are those of API_KEYS, or "anonymous" without keys.
  */
 function assertKnownCaller(config: Config, name: string): void {
   if (config.grpc.tls?.clientCaFile !== undefined || config.callers.trustedProxies.identities.size > 0 || config.callers.trustedProxies.addresses.rules.length > 0) return;
-  const known = new Set([...config.callers.keys.map((key) => key.caller), ...(config.callers.policy?.keys() ?? [])]);
-  if (config.callers.keys.length === 0) known.add("anonymous");
+  const known = new Set(config.callers.keys.map((key) => key.caller));
+  if (known.size === 0) known.add("anonymous");
   if (!known.has(name)) {
-    throw new UsageError(`import: --caller "${name}" is not a caller this configuration names (API_KEYS, POLICY_FILE): ${[...known].sort().join(", ")}`);
+    throw new UsageError(`import: --caller "${name}" is not a caller this configuration names (API_KEYS, or "anonymous" without keys): ${[...known].sort().join(", ")}`);
   }
 }
 

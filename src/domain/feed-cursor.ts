@@ -12,7 +12,7 @@ export function formatCursor(cursor: FeedCursor, epoch: number): string {
 }
 
 export function parseCursor(text: string): FeedCursor & { readonly epoch: number } {
-  const match = /^(?:(\d{1,9}):)?(\d{1,19})\.(\d{1,19})$/.exec(text);
+  const match = /^(?:(\d{1,10}):)?(\d{1,19})\.(\d{1,19})$/.exec(text);
   const txid = match === null ? undefined : BigInt(match[2] ?? "");
   const id = match === null ? undefined : BigInt(match[3] ?? "");
   if (match === null || txid === undefined || id === undefined || txid > MAX || id > MAX) {

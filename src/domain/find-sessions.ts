@@ -33,6 +33,9 @@ export async function findSessions(deps: Pick<Dependencies, "store" | "clock">, 
           if (range === undefined) throw invalidArgument("jti", "must be a UUID, as in the access tokens this server issues");
           return refreshTokens.sessionIdsByTokenIdRange(range.from, range.to);
         });
-  const found = await deps.store.read(({ sessions }) => Promise.all(ids.slice(0, limit).map((id) => sessions.findById(id))));
-  return found.filter((session): session is SessionRecord => session !== null).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  const found = await deps.store.read(({ sessions }) => Promise.all(ids.map((id) => sessions.findById(id))));
+  return found
+    .filter((session): session is SessionRecord => session !== null)
+    .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime())
+    .slice(0, limit);
 }

@@ -53,19 +53,19 @@ function parseRow(row: Record<string, unknown>, line: number, now: Date, setting
   try {
     const activeOrgId = optionalId("org_id", text(row["org_id"]));
     assertOrgAllowed(orgScopes, { id: presentedBy }, activeOrgId);
-    // This server's limits hold for imported tokens too: a refresh token lives
-    // at most REFRESH_TOKEN_TTL_MAX from now, a session SESSION_TTL from its
-    // login and never beyond SESSION_TTL_MAX from now.
-    const expiresAt = new Date(Math.min(given.getTime(), now.getTime() + settings.refreshTtlMaxMs));
-    const sessionExpiresAt = new Date(
-      Math.min(Math.max(expiresAt.getTime(), issuedAt.getTime() + settings.sessionTtlMs), now.getTime() + settings.sessionTtlMaxMs),
-    );
+    // This server's limits hold for imported tokens too: the session lasts
+    // SESSION_TTL (at most SESSION_TTL_MAX) from its login, as one created
+    // here would; the token at most REFRESH_TOKEN_TTL_MAX from now and never
+    // beyond its session.
+    const sessionExpiresAt = new Date(issuedAt.getTime() + Math.min(settings.sessionTtlMs, settings.sessionTtlMaxMs));
+    if (sessionExpiresAt.getTime() <= now.getTime()) return "its session would have ended: issued_at + SESSION_TTL is past";
+    const expiresAt = new Date(Math.min(given.getTime(), now.getTime() + settings.refreshTtlMaxMs, sessionExpiresAt.getTime()));
     return {
       line,
       userId: requiredId("user_id", text(row["user_id"])),
       hash,
       issuedAt,
-      expiresAt: new Date(Math.min(expiresAt.getTime(), sessionExpiresAt.getTime())),
+      expiresAt,
       sessionExpiresAt,
       activeOrgId,
       deviceName: optionalText("device_name", text(row["device_name"]), 256),

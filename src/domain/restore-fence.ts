@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import type { Caller } from "./context.js";
 import type { KeyLifecycleDependencies } from "./signing-key-lifecycle.js";
 import { ensureSigner } from "./signing-keys.js";
@@ -34,7 +35,12 @@ export async function fenceAfterRestore(deps: KeyLifecycleDependencies, caller: 
     const remaining = existing.map((key) => ({ ...key, revokedAt: key.revokedAt ?? now }));
     const signerKid = await ensureSigner(repos, remaining, deps.encryption, now, deps.keySettings.signingAlgorithm);
     const globalVersion = await repos.versions.fenceGlobalVersion(RESTORE_REASON, BigInt(Math.floor(now.getTime() / 1000)));
-    await repos.events.startNewEpoch();
+    // Random rather than the copy's epoch + 1: restoring the same backup twice
+    // (a second point-in-time attempt) must not give two timelines one epoch.
+    const previousEpoch = await repos.events.feedEpoch();
+    let epoch = randomInt(1, 2 ** 31 - 1);
+    while (epoch === previousEpoch) epoch = randomInt(1, 2 ** 31 - 1);
+    await repos.events.startNewEpoch(epoch);
     await repos.events.record([
       ...live.map((key) => ({ kind: "signing_key_revoked" as const, sessionId: null, userId: null, orgId: null, keyId: key.kid, reason: RESTORE_REASON, caller: caller.id })),
       { kind: "global_version" as const, sessionId: null, userId: null, orgId: null, version: globalVersion, reason: RESTORE_REASON, caller: caller.id },

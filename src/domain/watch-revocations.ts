@@ -44,13 +44,19 @@ const EVERY_ORGANISATION = new Set(["user_version", "global_version", "user_data
 
 /** Where a watch starts, in which epoch; throws for a cursor the retention (or a restore) has passed. */
 export async function startingCursor(store: Store, text: string): Promise<{ cursor: FeedCursor; epoch: number }> {
-  const epoch = await store.read(({ events }) => events.feedEpoch());
-  if (text === "") return { cursor: await store.read(({ events }) => events.head()), epoch };
-  const cursor = parseCursor(text);
+  const given = text === "" ? undefined : parseCursor(text);
+  // One snapshot: the epoch, the marks and the head must describe the same moment.
+  const { epoch, head, pruned, next } = await store.snapshot(async ({ events }) => ({
+    epoch: await events.feedEpoch(),
+    head: await events.head(),
+    pruned: await events.prunedThrough(),
+    next: await events.nextTxid(),
+  }));
+  if (given === undefined) return { cursor: head, epoch };
+  const cursor = given;
   if (cursor.epoch !== epoch) {
     throw new DomainError("CURSOR_EXPIRED", "this cursor was handed out before the database was restored from a backup; call GetRevocationSnapshot and watch from its cursor");
   }
-  const [pruned, next] = await Promise.all([store.read(({ events }) => events.prunedThrough()), store.read(({ events }) => events.nextTxid())]);
   if (!cursorAfterOrAt(cursor, pruned)) {
     throw new DomainError("CURSOR_EXPIRED", "events after this cursor were removed by retention; call GetRevocationSnapshot and watch from its cursor");
   }

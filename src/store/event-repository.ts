@@ -172,10 +172,12 @@ export class EventRepository {
    * and the epoch raised, so every earlier cursor is refused and watchers
    * start over from a snapshot.
    */
-  async startNewEpoch(): Promise<number> {
-    await this.db.revocationEvent.deleteMany({});
-    const row = await this.db.globalState.update({ where: { id: 1 }, data: { feedEpoch: { increment: 1 }, eventsPrunedTxid: 0n, eventsPrunedId: 0n }, select: { feedEpoch: true } });
-    return row.feedEpoch;
+  async startNewEpoch(epoch: number): Promise<void> {
+    // Raw: TRUNCATE, not a DELETE of every row, which on a busy service's
+    // week of events would outlast the transaction's time limit. Its table
+    // lock is harmless here: the fence runs with no replica serving.
+    await this.db.$executeRaw`TRUNCATE revocation_events`;
+    await this.db.globalState.update({ where: { id: 1 }, data: { feedEpoch: epoch, eventsPrunedTxid: 0n, eventsPrunedId: 0n } });
   }
 
   /** Cursors at or below this were pruned by retention. */

@@ -45,15 +45,23 @@ export class ImportRepository {
     });
     const owners = new Map(stored.map((row) => [Buffer.from(row.tokenHash).toString("hex"), row.session.userId]));
     const userIds = [...new Set(tokens.map((token) => token.userId))];
-    const [users, deletions, global] = await Promise.all([
-      this.db.user.findMany({ where: { userId: { in: userIds } }, select: { userId: true, tokenVersionBumpedAt: true } }),
-      // An account deleted here (DeleteUserData) leaves only its audit entry.
-      this.db.auditEvent.findMany({ where: { action: "user_data_deleted", userId: { in: userIds } }, select: { userId: true, occurredAt: true } }),
-      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, bumpedAt: true } }),
+    await this.db.user.createMany({ data: userIds.map((userId) => ({ userId })), skipDuplicates: true });
+    // Raw: FOR SHARE, which Prisma cannot say. The rows whose versions the
+    // new sessions are stamped with stay locked until commit, so a revocation
+    // cannot slip between the "revoked since?" check and the stamping (it
+    // waits, then kills what this import wrote).
+    const [users, global] = await Promise.all([
+      this.db.$queryRaw<{ user_id: string; token_version: bigint; token_version_bumped_at: Date | null }[]>`
+        SELECT user_id, token_version, token_version_bumped_at FROM users WHERE user_id = ANY(${userIds}) FOR SHARE`,
+      this.db.$queryRaw<{ global_version: bigint; bumped_at: Date | null }[]>`SELECT global_version, bumped_at FROM global_state WHERE id = 1 FOR SHARE`,
     ]);
+    const globalRow = global[0];
+    if (globalRow === undefined) throw new Error("global_state row is missing");
+    // An account deleted here (DeleteUserData) leaves only its audit entry.
+    const deletions = await this.db.auditEvent.findMany({ where: { action: "user_data_deleted", userId: { in: userIds } }, select: { userId: true, occurredAt: true } });
     // When each user's tokens were last ended here: a token issued before then stays dead.
     const endedAt = new Map<string, Date>();
-    for (const { userId, at } of [...users.map((user) => ({ userId: user.userId, at: user.tokenVersionBumpedAt })), ...deletions.map((event) => ({ userId: event.userId, at: event.occurredAt }))]) {
+    for (const { userId, at } of [...users.map((user) => ({ userId: user.user_id, at: user.token_version_bumped_at })), ...deletions.map((event) => ({ userId: event.userId, at: event.occurredAt }))]) {
       const previous = userId === null ? undefined : endedAt.get(userId);
       if (userId !== null && at !== null && (previous === undefined || at > previous)) endedAt.set(userId, at);
     }
@@ -67,7 +75,7 @@ export class ImportRepository {
         else refused.push({ line: token.line, reason: "this token_sha256 is already stored for another user" });
         continue;
       }
-      const revokedSince = [endedAt.get(token.userId), global.bumpedAt].some((at) => at !== null && at !== undefined && at.getTime() >= token.issuedAt.getTime());
+      const revokedSince = [endedAt.get(token.userId), globalRow.bumped_at].some((at) => at !== null && at !== undefined && at.getTime() >= token.issuedAt.getTime());
       if (revokedSince) {
         refused.push({ line: token.line, reason: "issued before its user's (or every user's) tokens were revoked here: importing it would bring it back" });
         continue;
@@ -77,10 +85,7 @@ export class ImportRepository {
     }
     if (fresh.length === 0) return { imported: 0, alreadyPresent, refused };
 
-    await this.db.user.createMany({ data: [...new Set(fresh.map((token) => token.userId))].map((userId) => ({ userId })), skipDuplicates: true });
-    const versions = new Map(
-      (await this.db.user.findMany({ where: { userId: { in: userIds } }, select: { userId: true, tokenVersion: true } })).map((user) => [user.userId, user.tokenVersion]),
-    );
+    const versions = new Map(users.map((user) => [user.user_id, user.token_version]));
     const rows = fresh.map((token) => ({ token, sessionId: randomUUID(), tokenVersion: versions.get(token.userId) ?? 0n }));
     await this.db.session.createMany({
       data: rows.map(({ token, sessionId, tokenVersion }) => ({
@@ -93,7 +98,7 @@ export class ImportRepository {
         authTime: token.issuedAt,
         createdBy,
         tokenVersion,
-        globalVersion: global.globalVersion,
+        globalVersion: globalRow.global_version,
         refreshTtlSeconds,
         createdAt: token.issuedAt,
         lastActivityAt: token.issuedAt,
@@ -106,7 +111,7 @@ export class ImportRepository {
         sessionId,
         tokenHash: new Uint8Array(token.hash),
         tokenVersion,
-        globalVersion: global.globalVersion,
+        globalVersion: globalRow.global_version,
         issuedAt: token.issuedAt,
         expiresAt: token.expiresAt,
       })),

@@ -126,6 +126,7 @@ describe("the operator commands against a running replica", () => {
       { user_id: "imp-eve", token_sha256: sha256("revoked-since-token-0000", "hex"), issued_at: issued, expires_at: expires },
       { user_id: "imp-zed", token_sha256: sha256(legacyTokens[0]!, "hex"), issued_at: issued, expires_at: expires },
       { user_id: "imp-fay", token_sha256: sha256("local-time-token-000000", "hex"), issued_at: issued, expires_at: "2030-12-01 10:00:00" },
+      { user_id: "imp-gus", token_sha256: sha256("old-login-token-0000000", "hex"), issued_at: new Date(Date.now() - 100 * 86_400_000).toISOString(), expires_at: expires },
     ];
     const file = path.join(scratch, "tokens.jsonl");
     await writeFile(file, `${rows.map((row) => JSON.stringify(row)).join("\n")}\nnot json\n`);
@@ -143,17 +144,18 @@ describe("the operator commands against a running replica", () => {
     const imported = await cli(["import", file, "--caller", "anonymous"], env);
     // Rejected rows make the exit code 1, with a line each saying why.
     expect(imported.code).toBe(1);
-    expect(imported.stdout).toContain("imported 2, already present 0, rejected 6");
+    expect(imported.stdout).toContain("imported 2, already present 0, rejected 7");
     expect(imported.stdout).toMatch(/line 3: bcrypt-hashed .*cannot be imported/);
     expect(imported.stdout).toContain("line 4: expired");
     expect(imported.stdout).toContain("line 5: issued before its user's (or every user's) tokens were revoked here");
     expect(imported.stdout).toContain("line 6: this token_sha256 is already stored for another user");
     expect(imported.stdout).toContain("line 7: expires_at must be an ISO 8601 time with its zone");
-    expect(imported.stdout).toContain("line 8: not a JSON object");
+    expect(imported.stdout).toContain("line 8: its session would have ended: issued_at + SESSION_TTL is past");
+    expect(imported.stdout).toContain("line 9: not a JSON object");
     expect(imported.output).not.toContain(legacyTokens[0]);
-    // This server's lifetimes hold: a token "valid until 2099" lives at most REFRESH_TOKEN_TTL_MAX, its session SESSION_TTL_MAX.
+    // This server's lifetimes hold: a token "valid until 2099" is in a session of SESSION_TTL (90 days) from its login.
     const [bobSession] = await find(env, "--user", "imp-bob");
-    expect(new Date((bobSession as unknown as { expiresAt: string }).expiresAt).getTime()).toBeLessThanOrEqual(Date.now() + 366 * 86_400_000);
+    expect(new Date((bobSession as unknown as { expiresAt: string }).expiresAt).getTime()).toBeLessThanOrEqual(Date.now() + 88 * 86_400_000);
 
     // The old token refreshes through the running replica; its successor is one of ours.
     const rotated = await replica.token("RefreshTokens", { refresh_token: legacyTokens[0]! });
@@ -168,7 +170,7 @@ describe("the operator commands against a running replica", () => {
     expect((await failure(replica.token("RefreshTokens", { refresh_token: legacyTokens[1]! }))).errorInfo?.reason).toBe("VERSION_STALE");
 
     const again = await cli(["import", file, "--caller", "anonymous"], env);
-    expect(again.stdout).toContain("imported 0, already present 2, rejected 6");
+    expect(again.stdout).toContain("imported 0, already present 2, rejected 7");
     expect(await find(env, "--user", "imp-ann")).toHaveLength(1);
   }, 120_000);
 
@@ -214,7 +216,7 @@ describe("the operator commands against a running replica", () => {
     const refused = await watch(replica.tokens, { cursor: staleCursor }).ended;
     expect(refused).toMatchObject({ code: 11, reason: "CURSOR_EXPIRED" });
     const snapshot = await replica.token("GetRevocationSnapshot", {});
-    expect(snapshot.cursor).toMatch(/^1:\d+\.\d+$/);
+    expect(snapshot.cursor).toMatch(/^[1-9]\d*:\d+\.\d+$/);
     const resumed = watch(replica.tokens, { cursor: snapshot.cursor });
     await resumed.until((messages) => messages.some((message) => message.heartbeat !== null && message.heartbeat !== undefined));
     resumed.cancel();
