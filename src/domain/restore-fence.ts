@@ -34,7 +34,7 @@ export async function fenceAfterRestore(deps: KeyLifecycleDependencies, caller: 
     for (const key of live) await repos.signingKeys.revoke(key.kid, now, RESTORE_REASON);
     const remaining = existing.map((key) => ({ ...key, revokedAt: key.revokedAt ?? now }));
     const signerKid = await ensureSigner(repos, remaining, deps.encryption, now, deps.keySettings.signingAlgorithm);
-    const globalVersion = await repos.versions.fenceGlobalVersion(RESTORE_REASON, BigInt(Math.floor(now.getTime() / 1000)));
+    const globalVersion = await repos.versions.bumpGlobalVersion(RESTORE_REASON, BigInt(Math.floor(now.getTime() / 1000)));
     // Random rather than the copy's epoch + 1: restoring the same backup twice
     // (a second point-in-time attempt) must not give two timelines one epoch.
     const previousEpoch = await repos.events.feedEpoch();

@@ -19,21 +19,15 @@ export class VersionRepository {
     return row.token_version;
   }
 
-  /** Raises the global version to at least `atLeast` (and by at least 1): see fenceAfterRestore. */
-  async fenceGlobalVersion(reason: string, atLeast: bigint): Promise<bigint> {
-    // Raw: "the larger of current + 1 and a floor" in one atomic UPDATE;
-    // Prisma's update can increment or set, not both.
+  /**
+   * Adds 1 to the global version, or raises it to `atLeast` when that is
+   * higher (the restore fence; see fenceAfterRestore). Raw: "the larger of
+   * current + 1 and a floor" in one atomic UPDATE; Prisma's update can
+   * increment or set, not both.
+   */
+  async bumpGlobalVersion(reason: string, atLeast = 0n): Promise<bigint> {
     const rows = await this.db.$queryRaw<{ global_version: bigint }[]>`
       UPDATE global_state SET global_version = GREATEST(global_version + 1, ${atLeast}), reason = ${reason}, bumped_at = now(), updated_at = now()
-      WHERE id = 1 RETURNING global_version`;
-    const row = rows[0];
-    if (row === undefined) throw new Error("global_state row is missing");
-    return row.global_version;
-  }
-
-  async bumpGlobalVersion(reason: string): Promise<bigint> {
-    const rows = await this.db.$queryRaw<{ global_version: bigint }[]>`
-      UPDATE global_state SET global_version = global_version + 1, reason = ${reason}, bumped_at = now(), updated_at = now()
       WHERE id = 1 RETURNING global_version`;
     const row = rows[0];
     if (row === undefined) throw new Error("global_state row is missing");
