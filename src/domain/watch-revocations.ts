@@ -44,16 +44,9 @@ const EVERY_ORGANISATION = new Set(["user_version", "global_version", "user_data
 
 /** Where a watch starts, in which epoch; throws for a cursor the retention (or a restore) has passed. */
 export async function startingCursor(store: Store, text: string): Promise<{ cursor: FeedCursor; epoch: number }> {
-  const given = text === "" ? undefined : parseCursor(text);
-  // One snapshot: the epoch, the marks and the head must describe the same moment.
-  const { epoch, head, pruned, next } = await store.snapshot(async ({ events }) => ({
-    epoch: await events.feedEpoch(),
-    head: await events.head(),
-    pruned: await events.prunedThrough(),
-    next: await events.nextTxid(),
-  }));
-  if (given === undefined) return { cursor: head, epoch };
-  const cursor = given;
+  const cursor = text === "" ? undefined : parseCursor(text);
+  const { epoch, head, pruned, nextTxid } = await store.read(({ events }) => events.resumePoint());
+  if (cursor === undefined) return { cursor: head, epoch };
   if (cursor.epoch !== epoch) {
     throw new DomainError("CURSOR_EXPIRED", "this cursor was handed out before the database was restored from a backup; call GetRevocationSnapshot and watch from its cursor");
   }
@@ -62,7 +55,7 @@ export async function startingCursor(store: Store, text: string): Promise<{ curs
   }
   // Resuming past the database's present would skip every event until its
   // transaction ids caught up: the watcher must start over from a snapshot.
-  if (cursor.txid >= next) {
+  if (cursor.txid >= nextTxid) {
     throw new DomainError("CURSOR_EXPIRED", "this cursor is ahead of the database (restored from a backup?); call GetRevocationSnapshot and watch from its cursor");
   }
   return { cursor: { txid: cursor.txid, id: cursor.id }, epoch };

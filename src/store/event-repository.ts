@@ -151,16 +151,28 @@ export class EventRepository {
   }
 
   /**
-   * The first transaction id not yet assigned: no event has a txid at or
-   * above it. A cursor beyond it was handed out by a database that has since
-   * been replaced by an older copy (a restored backup).
+   * What a watch needs to judge a cursor, read by one statement so all of it
+   * describes the same moment: the feed's epoch, "now" (as head()), the
+   * pruned mark, and the first transaction id not yet assigned (no event
+   * has a txid at or above it; a cursor beyond it was handed out by a
+   * database since replaced by an older copy, a restored backup).
    */
-  async nextTxid(): Promise<bigint> {
-    const rows = await this.db.$queryRaw<{ next: bigint }[]>`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next`;
-    return rows[0]?.next ?? 0n;
+  async resumePoint(): Promise<{ epoch: number; head: FeedCursor; pruned: FeedCursor; nextTxid: bigint }> {
+    const rows = await this.db.$queryRaw<{ feed_epoch: number; events_pruned_txid: bigint; events_pruned_id: bigint; horizon: bigint; next: bigint }[]>`
+      SELECT g.feed_epoch, g.events_pruned_txid, g.events_pruned_id,
+             pg_snapshot_xmin(s.s)::text::bigint AS horizon, pg_snapshot_xmax(s.s)::text::bigint AS next
+      FROM global_state g CROSS JOIN (SELECT pg_current_snapshot() AS s) s WHERE g.id = 1`;
+    const row = rows[0];
+    if (row === undefined) throw new Error("global_state row is missing");
+    return {
+      epoch: row.feed_epoch,
+      head: { txid: row.horizon - 1n, id: MAX_ID },
+      pruned: { txid: row.events_pruned_txid, id: row.events_pruned_id },
+      nextTxid: row.next,
+    };
   }
 
-  /** Which feed cursors belong to: raised by a restore fence, so older cursors cannot resume. */
+  /** Which feed cursors belong to: set anew by a restore fence, so older cursors cannot resume. */
   async feedEpoch(): Promise<number> {
     const row = await this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { feedEpoch: true } });
     return row.feedEpoch;
@@ -169,7 +181,7 @@ export class EventRepository {
   /**
    * After a restore: the copy's events (their transaction ids from another
    * timeline, perhaps another cluster) are dropped, the pruned mark cleared,
-   * and the epoch raised, so every earlier cursor is refused and watchers
+   * and a new epoch set, so every earlier cursor is refused and watchers
    * start over from a snapshot.
    */
   async startNewEpoch(epoch: number): Promise<void> {
@@ -178,12 +190,6 @@ export class EventRepository {
     // lock is harmless here: the fence runs with no replica serving.
     await this.db.$executeRaw`TRUNCATE revocation_events`;
     await this.db.globalState.update({ where: { id: 1 }, data: { feedEpoch: epoch, eventsPrunedTxid: 0n, eventsPrunedId: 0n } });
-  }
-
-  /** Cursors at or below this were pruned by retention. */
-  async prunedThrough(): Promise<FeedCursor> {
-    const row = await this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { eventsPrunedTxid: true, eventsPrunedId: true } });
-    return { txid: row.eventsPrunedTxid, id: row.eventsPrunedId };
   }
 
   /** Deletes up to `batch` events older than `before`, moving the pruned mark; returns how many. */
