@@ -24,7 +24,7 @@ import { openDatabase, type Database } from "./store/database.js";
 import { migrate } from "./store/migrate.js";
 import { Store } from "./store/store.js";
 import { ServiceMetrics } from "./service-metrics.js";
-import { startTracing } from "./tracing.js";
+import { startTracing, type Tracing } from "./tracing.js";
 import type { Tracer } from "@opentelemetry/api";
 
 // The composition root: configuration → store → domain → servers.
@@ -100,11 +100,12 @@ export async function startService(config: Config, logger: Logger, options: Serv
     const applied = await migrate(database);
     logger.info({ backend: database.kind, applied }, "database ready");
     const store = new Store(database);
-    const tracing = config.tracing === undefined ? undefined : startTracing(config.tracing);
-    if (tracing !== undefined) {
+    let tracing: Tracing | undefined;
+    if (config.tracing !== undefined) {
+      tracing = startTracing(config.tracing);
       store.traceWith(tracing.tracer);
       // Origin and path only: a URL may carry credentials.
-      const url = new URL(config.tracing?.url ?? "");
+      const url = new URL(config.tracing.url);
       logger.info({ url: `${url.origin}${url.pathname}` }, "sending traces over OTLP");
     }
     const clock = options.clock ?? systemClock;

@@ -31,8 +31,6 @@ export class VerificationCache {
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly lookups: Counter<"result">;
   private readonly lag: Histogram;
-  private hits = 0;
-  private checks = 0;
 
   constructor(
     private readonly store: Store,
@@ -62,8 +60,12 @@ export class VerificationCache {
       name: "session_authority_verification_cache_hit_ratio",
       help: "Share of VerifyAccessToken revocation checks answered from the cache since start (hits / all lookups); 1 before the first",
       registers: [registry],
-      collect() {
-        this.set(cache.checks === 0 ? 1 : cache.hits / cache.checks);
+      // Derived from the lookups counter, so the ratio and the counts cannot disagree.
+      async collect() {
+        const { values } = await cache.lookups.get();
+        const all = values.reduce((sum, sample) => sum + sample.value, 0);
+        const hits = values.find((sample) => sample.labels.result === "hit")?.value ?? 0;
+        this.set(all === 0 ? 1 : hits / all);
       },
     });
     this.lag = new Histogram({
@@ -116,8 +118,6 @@ export class VerificationCache {
   check(token: TokenFacts): RevocationVerdict | "unknown" {
     const current = this.current;
     this.lookups.inc({ result: current ? "hit" : "miss" });
-    this.checks += 1;
-    if (current) this.hits += 1;
     if (!current) return "unknown";
     this.lastCurrentAt = this.clock.now().getTime();
     return this.state.check(token);
@@ -137,7 +137,6 @@ export class VerificationCache {
   /** The cache's answer regardless of currency; only after usableStale said so. */
   checkStale(token: TokenFacts): RevocationVerdict {
     this.lookups.inc({ result: "stale" });
-    this.checks += 1;
     return this.state.check(token);
   }
 

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { SpanKind, SpanStatusCode, trace, type Tracer } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, type Span, type Tracer } from "@opentelemetry/api";
 import { extractTraceContext, traceparentOf } from "../../tracing.js";
 import { callObserver } from "./call-observer.js";
 
@@ -14,7 +14,7 @@ export const CALL_TRACEPARENT_HEADER = "x-session-authority-traceparent";
 export function callTracingInterceptor(tracer: Tracer): grpc.ServerInterceptor {
   return callObserver((path) => {
     const [service = "", method = ""] = path.replace(/^\//, "").split("/");
-    let span = trace.getTracer("noop").startSpan("unstarted");
+    let span: Span | undefined;
     return {
       onMetadata(metadata) {
         const headers: Record<string, string> = {};
@@ -30,6 +30,8 @@ export function callTracingInterceptor(tracer: Tracer): grpc.ServerInterceptor {
         metadata.set(CALL_TRACEPARENT_HEADER, traceparentOf(span));
       },
       onStatus(status) {
+        // No span when the call ended before its metadata arrived.
+        if (span === undefined) return;
         span.setAttribute("rpc.grpc.status_code", status.code);
         if (status.code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: grpc.status[status.code] ?? String(status.code) });
         span.end();
