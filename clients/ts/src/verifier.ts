@@ -2,7 +2,7 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from "jose";
-import protobuf from "protobufjs";
+import { errorReason } from "./client.js";
 import { JwksCache } from "./jwks-cache.js";
 import { factOf, RevocationState } from "./revocation-state.js";
 import { timeVerdict, VerifiedTokens, type TimeVerdict } from "./verified-tokens.js";
@@ -77,8 +77,6 @@ export class SessionVerifier {
   private readonly jwks: JwksCache;
   private readonly verified: VerifiedTokens;
   private readonly client: grpc.Client & Record<string, (...args: never[]) => unknown>;
-  private readonly statusType: protobuf.Type;
-  private readonly errorInfoType: protobuf.Type;
 
   private constructor(private readonly options: VerifierOptions) {
     this.jwks = new JwksCache(options.jwksUrl);
@@ -96,9 +94,6 @@ export class SessionVerifier {
       sessionauthority: { v1: { TokenService: new (target: string, credentials: grpc.ChannelCredentials) => SessionVerifier["client"] } };
     };
     this.client = new loaded.sessionauthority.v1.TokenService(options.target, options.credentials ?? grpc.credentials.createInsecure());
-    const rpc = protobuf.loadSync([`${protoDir}/google/rpc/status.proto`, `${protoDir}/google/rpc/error_details.proto`]);
-    this.statusType = rpc.lookupType("google.rpc.Status");
-    this.errorInfoType = rpc.lookupType("google.rpc.ErrorInfo");
   }
 
   /** Fetches the JWKS and the revocation snapshot, opens the stream, and resolves once ready. */
@@ -215,19 +210,11 @@ export class SessionVerifier {
         this.metadata() as never,
         ((error: grpc.ServiceError | null) => {
           if (error === null) return resolve({ valid: true, claims, source: "server" });
-          if (error.code === grpc.status.UNAUTHENTICATED) return resolve({ valid: false, reason: this.reasonOf(error) ?? "UNAUTHENTICATED", source: "server" });
+          if (error.code === grpc.status.UNAUTHENTICATED) return resolve({ valid: false, reason: errorReason(error) ?? "UNAUTHENTICATED", source: "server" });
           reject(error);
         }) as never,
       );
     });
-  }
-
-  private reasonOf(error: grpc.ServiceError): string | undefined {
-    const raw = error.metadata?.get("grpc-status-details-bin")[0];
-    if (!(raw instanceof Buffer)) return undefined;
-    const status = this.statusType.toObject(this.statusType.decode(raw)) as { details?: { type_url: string; value: Uint8Array }[] };
-    const info = status.details?.find((detail) => detail.type_url.endsWith("/google.rpc.ErrorInfo"));
-    return info === undefined ? undefined : (this.errorInfoType.toObject(this.errorInfoType.decode(info.value)) as { reason?: string }).reason;
   }
 
   /** A fresh state from the snapshot, then the stream from its cursor. */
