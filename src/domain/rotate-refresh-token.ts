@@ -9,6 +9,7 @@ import type { RotationOutcome } from "./observer.js";
 import { DomainError, invalidArgument } from "./errors.js";
 import type { IssuedTokens } from "./issued-tokens.js";
 import { lifetime } from "./lifetimes.js";
+import { decideSpentToken } from "./spent-token-rules.js";
 import { assertOrgAllowed } from "./org-scope.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { found } from "./session-state.js";
@@ -148,12 +149,22 @@ async function rotate(deps: Dependencies, caller: Caller, input: RotateInput): P
 }
 
 /**
- * A token that was already rotated. Callers whose transaction began before
- * the rotation, or that are the same client within the burst, were racing
- * it; later callers are retrying or replaying. The same caller and client,
- * within the grace window and while the successor is unused, get the same
- * successor; a race without grace is ABORTED without harm; anything else is
- * reuse and ends the session.
+ * A token that was already rotated: the rules of ADR 013, in order.
+ *
+ * - Its successor was used (rotated, or gone with the family): reuse, always.
+ *   Nobody can still be racing a rotation whose result has itself been spent.
+ * - Presented by another client than the one that rotated it: reuse, even if
+ *   this transaction began before the rotation. Only the winner's own client
+ *   can be retrying; anyone else holding the parent holds a copy.
+ * - The same caller and client while the successor is unused:
+ *   - racing (this transaction began before the rotation committed) or within
+ *     the burst window: parallel requests of one client. With grace on they
+ *     get the same successor, uncounted; with grace off they are ABORTED.
+ *   - after the burst, within the grace window, under the replay limit: a
+ *     retry after a lost answer, counted.
+ *   - anything later: reuse.
+ * The burst is bounded by the grace window, so no successor is ever handed
+ * out after the grace window, however the two are configured.
  */
 async function spentToken(
   deps: Dependencies,
@@ -163,29 +174,26 @@ async function spentToken(
   client: Buffer | null,
   successorToken: string,
 ): Promise<Outcome> {
-  const rotatedAt = token.rotatedAt ?? token.transactionStartedAt;
-  const sinceRotation = token.transactionStartedAt.getTime() - rotatedAt.getTime();
-  const sameClient = token.rotatedBy === caller.id && equalOrBothNull(token.rotatedClient, client);
-  const { graceWindowMs, graceMaxReplays, burstWindowMs } = deps.settings;
-  // Within the burst window the same caller and client are one burst of
-  // parallel requests (tabs, retries racing across replicas), not a replay: never
-  // counted against the replay limit and, with grace off, refused as a lost
-  // race instead of treated as theft.
-  const racing = sinceRotation < 0 || (sameClient && sinceRotation <= burstWindowMs);
-  const retryAllowed = sinceRotation <= graceWindowMs && token.replayCount < graceMaxReplays;
-  const successor = graceWindowMs > 0 && sameClient && (racing || retryAllowed) ? await repos.rotation.liveSuccessor(token.id) : null;
-  if (successor !== null) {
-    const stale = expiredOrStale({ ...token, expiresAt: successor.expiresAt });
+  const decision = decideSpentToken(deps.settings, token, caller, client, await repos.rotation.liveSuccessor(token.id));
+  if (decision.kind === "concurrent") {
+    return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
+  }
+  if (decision.kind === "replay") {
+    const stale = expiredOrStale({ ...token, expiresAt: decision.successor.expiresAt });
     if (stale !== undefined) return failed(stale);
-    if (!racing) await repos.rotation.countReplay(token.id);
+    if (decision.counted) await repos.rotation.countReplay(token.id);
     await repos.events.record([
-      { kind: "grace_replay", sessionId: token.sessionId, userId: token.userId, orgId: token.sessionActiveOrgId, reason: racing ? "concurrent" : "retry", caller: caller.id },
+      {
+        kind: "grace_replay",
+        sessionId: token.sessionId,
+        userId: token.userId,
+        orgId: token.sessionActiveOrgId,
+        reason: decision.counted ? "retry" : "concurrent",
+        caller: caller.id,
+      },
     ]);
     const session = found(await repos.sessions.findById(token.sessionId));
-    return { kind: "replayed", session, refreshToken: successorToken, refreshTokenId: successor.id, refreshExpiresAt: successor.expiresAt };
-  }
-  if (racing) {
-    return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
+    return { kind: "replayed", session, refreshToken: successorToken, refreshTokenId: decision.successor.id, refreshExpiresAt: decision.successor.expiresAt };
   }
   await revokeSessions(repos, [token.sessionId], TOKEN_REUSE_REASON, token.transactionStartedAt, caller);
   await repos.events.record([
@@ -201,10 +209,6 @@ function expiredOrStale(token: Pick<LockedRefreshToken, "expiresAt" | "sessionEx
   }
   if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) return staleVersion();
   return undefined;
-}
-
-function equalOrBothNull(a: Buffer | null, b: Buffer | null): boolean {
-  return a === null || b === null ? a === b : a.equals(b);
 }
 
 const failed = (error: DomainError): Outcome => ({ kind: "failed", error });

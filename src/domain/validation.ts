@@ -42,10 +42,32 @@ export function optionalText(field: string, value: string, maxLength: number): s
   return value;
 }
 
+/**
+ * An IP address in one canonical form: IPv6 compressed and lower-case (RFC
+ * 5952), an IPv4-mapped IPv6 address as the IPv4 address it maps. A client is
+ * bound by its address, and one client seen through a dual-stack socket
+ * (`::ffff:203.0.113.7`) and through IPv4 (`203.0.113.7`) is one client: a
+ * retry must not look like someone else's reuse.
+ */
 export function optionalIp(field: string, value: string): string | null {
   if (value.length === 0) return null;
-  if (value.length > 64 || isIP(value) === 0) throw invalidArgument(field, "must be an IPv4 or IPv6 address");
-  return value;
+  const version = value.length > 64 ? 0 : isIP(value);
+  if (version === 0) throw invalidArgument(field, "must be an IPv4 or IPv6 address");
+  return version === 4 ? value : canonicalIpv6(value);
+}
+
+function canonicalIpv6(value: string): string {
+  // The WHATWG URL parser serialises IPv6 hosts in RFC 5952 form; a zone id (fe80::1%eth0) is not a host it takes.
+  const zone = value.indexOf("%");
+  const address = zone === -1 ? value : value.slice(0, zone);
+  const compressed = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(compressed);
+  if (mapped !== null) {
+    const high = Number.parseInt(mapped[1] ?? "0", 16);
+    const low = Number.parseInt(mapped[2] ?? "0", 16);
+    return [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".");
+  }
+  return zone === -1 ? compressed : `${compressed}${value.slice(zone)}`;
 }
 
 export function reason(field: string, value: string, fallback: string): string {
