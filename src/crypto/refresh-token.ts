@@ -69,3 +69,17 @@ export function deriveSuccessor(graceKey: Buffer, parentToken: string, parentId:
   const token = legacy.test(parentToken) ? REFRESH_TOKEN_PREFIX + secret.toString("base64url") : tokenOf(secret);
   return { token, hash: hashRefreshToken(token) };
 }
+
+/**
+ * The refresh token of a login that carries an idempotency key is derived
+ * too: HMAC(grace key, "login" ‖ session id ‖ key). A retried login can then
+ * answer with the very token the first answer carried (the client may have
+ * received either), instead of a second one that would make the first look
+ * reused. Unguessable without the grace key, which is as secret as the
+ * signing keys and wrapped under the same KEK.
+ */
+export function deriveLoginToken(graceKey: Buffer, sessionId: string, idempotencyKey: string): IssuedRefreshToken {
+  const secret = createHmac("sha256", graceKey).update("login\u0000").update(sessionId).update("\u0000").update(idempotencyKey).digest();
+  const token = tokenOf(secret);
+  return { token, hash: hashRefreshToken(token) };
+}

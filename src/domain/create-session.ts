@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { deriveLoginToken } from "../crypto/refresh-token.js";
 import type { VersionFloor } from "../store/session-repository.js";
 import type { Repositories } from "../store/store.js";
 import type { SessionRecord } from "../store/records.js";
@@ -51,7 +52,8 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     location: optionalText("location", input.location, 128),
   };
   assertOrgAllowed(deps.orgScopes, caller, fields.activeOrgId);
-  const refresh = deps.tokens.refreshToken();
+  const sessionId = randomUUID();
+  const refresh = idempotencyKey === null ? deps.tokens.refreshToken() : deriveLoginToken(deps.graceKey, sessionId, idempotencyKey);
 
   const outcome = await deps.store.transaction(async (repos) => {
     const { tokenVersion, globalVersion } = await repos.sessions.lockUser(userId);
@@ -62,14 +64,14 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
         if (earlier.createdBy !== caller.id) {
           throw invalidArgument("idempotency_key", "was already used for another login of this user");
         }
-        return replay(repos, caller, earlier, refresh.hash, now, lifetimes.refreshMs);
+        return replay(deps, repos, earlier, idempotencyKey, now);
       }
       // Past its window the key protects nothing; the retention sweep may not have freed it yet.
       if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
     }
     await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller, { tokenVersion, globalVersion });
     const session = await repos.sessions.insert({
-      id: randomUUID(),
+      id: sessionId,
       userId,
       ...fields,
       ipAddress,
@@ -99,7 +101,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     await repos.events.record([
       { kind: "session_created", sessionId: session.id, userId, orgId: session.activeOrgId, reason: "login", caller: caller.id },
     ]);
-    return { session, refreshExpiresAt, refreshTokenId, replayed: false };
+    return { session, refreshToken: refresh.token, refreshExpiresAt, refreshTokenId, replayed: false };
   });
 
   const access = await deps.tokens.accessToken(outcome.session, lifetimes.accessMs, outcome.refreshTokenId);
@@ -109,7 +111,7 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
     tokens: {
       accessToken: access.token,
       accessTokenExpiresAt: access.expiresAt,
-      refreshToken: refresh.token,
+      refreshToken: outcome.refreshToken,
       refreshTokenExpiresAt: outcome.refreshExpiresAt,
     },
   };
@@ -120,32 +122,26 @@ function refreshExpiry(session: SessionRecord, now: Date, refreshMs: number): Da
 }
 
 /**
- * A retried login gets the first session back with a working token pair: the
- * session's live refresh token is rotated to the new one, exactly as a refresh
- * would, so the session never has two live tokens and no other session is evicted.
+ * A retried login gets the first answer again: the same session and the
+ * same refresh token (derived, so nothing secret is stored), with a fresh
+ * access token. Nothing is rotated, so whichever answer the client received
+ * stays refreshable, once. When that token has been refreshed since, the
+ * client did get the first answer; handing it out again would fork the
+ * family, so the retry is refused and the session left alone.
  */
-async function replay(repos: Repositories, caller: Caller, session: SessionRecord, hash: Buffer, now: Date, refreshMs: number) {
+async function replay(deps: Dependencies, repos: Repositories, session: SessionRecord, idempotencyKey: string, now: Date) {
   const state = sessionState(session, now);
   if (state !== "active") {
     throw new DomainError(state === "revoked" ? "SESSION_REVOKED" : "SESSION_EXPIRED", `the session of this idempotency_key is ${state}`);
   }
-  const live = await repos.refreshTokens.findLive(session.id);
-  if (live !== null && !(await repos.rotation.markRotated(live.id, caller.id, null))) {
-    throw new DomainError("CONCURRENT_REFRESH", "the session's token was refreshed at the same moment; retry the login");
+  const first = deriveLoginToken(deps.graceKey, session.id, idempotencyKey);
+  // Locked: a refresh of the same token waits for this answer, or this answer for it.
+  const token = await repos.rotation.lockByHash(first.hash);
+  if (token === null || token.rotatedAt !== null || token.revokedAt !== null) {
+    throw new DomainError("LOGIN_ALREADY_REFRESHED", "the login of this idempotency_key was answered and its refresh token has been used since; keep the tokens of that answer");
   }
-  const refreshExpiresAt = refreshExpiry(session, now, refreshMs);
-  const refreshTokenId = randomUUID();
-  await repos.refreshTokens.insert({
-    id: refreshTokenId,
-    sessionId: session.id,
-    parentId: live?.id ?? null,
-    hash,
-    tokenVersion: session.tokenVersion,
-    globalVersion: session.globalVersion,
-    issuedAt: now,
-    expiresAt: refreshExpiresAt,
-  });
-  return { session, refreshExpiresAt, refreshTokenId, replayed: true };
+  if (token.expiresAt <= token.transactionStartedAt) throw new DomainError("TOKEN_EXPIRED", "the refresh token of this login has expired");
+  return { session, refreshToken: first.token, refreshExpiresAt: token.expiresAt, refreshTokenId: token.id, replayed: true };
 }
 
 /** Runs under the user's row lock, so concurrent logins see each other's sessions. */

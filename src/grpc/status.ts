@@ -20,6 +20,7 @@ export const statusForCode: Readonly<Record<ErrorCode, grpc.status>> = {
   TOKEN_REUSED: grpc.status.UNAUTHENTICATED,
   VERSION_STALE: grpc.status.UNAUTHENTICATED,
   CONCURRENT_REFRESH: grpc.status.ABORTED,
+  LOGIN_ALREADY_REFRESHED: grpc.status.FAILED_PRECONDITION,
   TOKEN_INVALID: grpc.status.UNAUTHENTICATED,
   TOKEN_NOT_FOUND: grpc.status.NOT_FOUND,
   TOKEN_SIGNATURE_INVALID: grpc.status.UNAUTHENTICATED,
