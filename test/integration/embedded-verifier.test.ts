@@ -2,6 +2,7 @@ import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { SessionVerifier, type Verification } from "../../clients/ts/src/index.js";
 import { startTestService, type TestService } from "../support/test-service.js";
+import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { sleep, waitUntil as until } from "../support/wait.js";
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -110,5 +111,36 @@ describe("the embedded verifier (clients/ts)", () => {
     // A stream message (here, the revocation itself) makes it current again.
     await until(async () => !verifier.stale);
     expect(await verifier.verify(erin.tokens.access_token)).toEqual({ valid: false, reason: "TOKEN_REVOKED", source: "local" });
+  });
+
+  it("goes stale once nothing has been received for maxStalenessMs with its stream cut, however often it reconnects", async () => {
+    const service = await startTestService({ WATCH_HEARTBEAT_INTERVAL: "200ms" });
+    t = service;
+    const proxy: TcpProxy = await startTcpProxy(service.service.grpcPort);
+    try {
+      const cutOff = await SessionVerifier.start({
+        target: `127.0.0.1:${proxy.port}`,
+        jwksUrl: `http://127.0.0.1:${service.service.httpPort}/.well-known/jwks.json`,
+        maxStalenessMs: 500,
+        serverTimeoutMs: 500,
+      });
+      verifier = cutOff;
+      const frank = (await service.session("CreateSession", { user_id: "verifier-frank" })) as { session: { session_id: string }; tokens: { access_token: string } };
+      expect(await cutOff.verify(frank.tokens.access_token)).toMatchObject({ valid: true, source: "local" });
+      // The path goes dead (its reconnects hang, as through a dead load balancer), then the session is revoked.
+      proxy.cut();
+      await service.session("RevokeSession", { session_id: frank.session.session_id, reason: "logout" });
+      await sleep(1_500);
+      expect(cutOff.stale).toBe(true);
+      // Stale: the server is asked, and with it out of reach too the answer is a refusal, never "valid".
+      const answer = await cutOff.verify(frank.tokens.access_token).catch((error: unknown) => ({ rejected: error }));
+      expect(answer).not.toMatchObject({ valid: true });
+      expect(answer).toHaveProperty("rejected");
+      proxy.restore();
+      await until(async () => !cutOff.stale, 10_000);
+      expect(await cutOff.verify(frank.tokens.access_token)).toEqual({ valid: false, reason: "TOKEN_REVOKED", source: "local" });
+    } finally {
+      await proxy.close();
+    }
   });
 });

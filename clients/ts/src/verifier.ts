@@ -21,10 +21,16 @@ export interface VerifierOptions {
   readonly apiKey?: string;
   /** Only revocations of these organisations' sessions (your policy may require it). */
   readonly orgIds?: readonly string[];
-  /** Once the revocation stream has been down this long, ask the server instead of trusting local state. Default 5 s. */
+  /**
+   * With the revocation stream down, local state is trusted only this long
+   * after the last message actually received (snapshot, event or heartbeat);
+   * after that, verify() asks the server. Default 5 s.
+   */
   readonly maxStalenessMs?: number;
   /** A stream that sends nothing, not even a heartbeat, for this long counts as down. Default 45 s (three server heartbeats). */
   readonly maxSilenceMs?: number;
+  /** Deadline of a VerifyAccessToken call made while stale; past it verify() rejects (refuses). Default 2 s. */
+  readonly serverTimeoutMs?: number;
   /** Clock skew allowed on `exp` and `iat`. Default 60 s, as the server's. */
   readonly clockToleranceSeconds?: number;
   /**
@@ -69,8 +75,15 @@ export class SessionVerifier {
   private state = new RevocationState(0);
   private cursor = "";
   private stream: grpc.ClientReadableStream<{ event?: RevocationEventMessage | null; heartbeat?: { cursor: string } | null }> | undefined;
-  private downSince: number | undefined = Date.now();
-  private lastMessage = Date.now();
+  /**
+   * When the server last told this verifier anything. Only a received
+   * message moves it: a reconnect attempt proves nothing, and counting from
+   * one kept a verifier whose stream was cut (or black-holed) trusting
+   * itself forever.
+   */
+  private lastReceived = Date.now();
+  /** A message arrived on the current stream and it has not failed since. */
+  private streaming = false;
   private retryMs = 250;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -111,9 +124,8 @@ export class SessionVerifier {
 
   /** True when local revocation state may be behind: verify() then asks the server. */
   get stale(): boolean {
-    const now = Date.now();
-    if (this.downSince !== undefined && now - this.downSince > (this.options.maxStalenessMs ?? 5_000)) return true;
-    return now - this.lastMessage > (this.options.maxSilenceMs ?? 45_000);
+    const silentFor = Date.now() - this.lastReceived;
+    return silentFor > (this.streaming ? (this.options.maxSilenceMs ?? 45_000) : (this.options.maxStalenessMs ?? 5_000));
   }
 
   /** The position in the revocation feed this verifier has applied up to. */
@@ -208,6 +220,7 @@ export class SessionVerifier {
       this.client["VerifyAccessToken"]!(
         { access_token: token } as never,
         this.metadata() as never,
+        { deadline: Date.now() + (this.options.serverTimeoutMs ?? 2_000) } as never,
         ((error: grpc.ServiceError | null) => {
           if (error === null) return resolve({ valid: true, claims, source: "server" });
           if (error.code === grpc.status.UNAUTHENTICATED) return resolve({ valid: false, reason: errorReason(error) ?? "UNAUTHENTICATED", source: "server" });
@@ -243,6 +256,7 @@ export class SessionVerifier {
     );
     this.state = state;
     this.cursor = snapshot.cursor;
+    this.lastReceived = Date.now();
     this.openStream();
   }
 
@@ -253,10 +267,10 @@ export class SessionVerifier {
       this.metadata(),
     );
     this.stream = stream;
-    this.downSince = undefined;
-    this.lastMessage = Date.now();
+    this.streaming = false;
     stream.on("data", (message) => {
-      this.lastMessage = Date.now();
+      this.lastReceived = Date.now();
+      this.streaming = true;
       this.retryMs = 250;
       if (message.event) {
         const event = message.event;
@@ -278,7 +292,7 @@ export class SessionVerifier {
     });
     stream.on("error", (error: grpc.ServiceError) => {
       if (this.closed || this.stream !== stream) return;
-      this.downSince ??= Date.now();
+      this.streaming = false;
       // The cursor fell out of the server's retention: start over from a snapshot.
       this.retryLater(error.code === grpc.status.OUT_OF_RANGE ? () => this.resyncUntilDone() : () => this.openStream());
     });
@@ -290,7 +304,7 @@ export class SessionVerifier {
 
   private retryLater(action: () => void): void {
     if (this.closed) return;
-    this.downSince ??= Date.now();
+    this.streaming = false;
     this.retryTimer = setTimeout(action, this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
   }
