@@ -3,6 +3,8 @@ import type { RevocationVerdict } from "../../clients/ts/src/revocation-state.js
 import { timeVerdict, type TimeVerdict } from "../../clients/ts/src/verified-tokens.js";
 import { DatabaseUnavailableError } from "../store/errors.js";
 import type { VerificationState } from "../store/verification-repository.js";
+import type { OrgScopes } from "../config.js";
+import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
 
@@ -119,14 +121,39 @@ function answer(verdict: RevocationVerdict, payload: VerifiedAccessToken["payloa
 }
 
 /**
+ * A caller limited to some organisations verifies only tokens that carry one
+ * of them: any other — another organisation's, or one with no organisation —
+ * is unknown to it, so it never receives another organisation's claims.
+ * Judged by the claim the token carries (what the answer would hand over),
+ * and before any other check, so not even "expired" or "revoked" is revealed.
+ * A forged claim gains nothing: every check still follows.
+ */
+function assertTokenOrgInScope(scopes: OrgScopes, caller: Caller, accessToken: string): void {
+  const scope = scopes.get(caller.id);
+  if (scope === undefined) return;
+  let org: unknown;
+  try {
+    org = decodeJwt(accessToken)["org"];
+  } catch {
+    // Not a JWT: verifySignedClaims refuses it (TOKEN_INVALID), revealing nothing about any session.
+    return;
+  }
+  if (typeof org === "string" && scope.includes(org)) return;
+  throw new DomainError("TOKEN_UNKNOWN", "the access token is not known", {
+    cause: `caller "${caller.id}" is limited to some organisations; the access token carries another or none`,
+  });
+}
+
+/**
  * Signature, expiry, issuer and audience first, then revocation: the session
  * still live, both versions current, the key not revoked. Revocation comes
  * from the event-fed cache when it is current, else from one indexed read.
  */
-export async function verifyAccessToken(deps: Dependencies, accessToken: string): Promise<VerifiedAccessToken> {
+export async function verifyAccessToken(deps: Dependencies, caller: Caller, accessToken: string): Promise<VerifiedAccessToken> {
   if (accessToken.length === 0) throw invalidArgument("access_token", "is required");
   // Above anything we issue (4 KiB of extra claims plus bounded standard claims, base64url-encoded).
   if (accessToken.length > 16_384) throw new DomainError("TOKEN_INVALID", "the access token is not one of ours");
+  assertTokenOrgInScope(deps.orgScopes, caller, accessToken);
   const { kid, payload } = await verifySignedClaims(deps, accessToken);
   const sessionId = typeof payload["sid"] === "string" ? payload["sid"] : "";
   const tokenVersion = BigInt(typeof payload["tv"] === "number" ? payload["tv"] : -1);

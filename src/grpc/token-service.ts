@@ -96,8 +96,8 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
       });
       return { tokens: toTokenPair(result.tokens), session: toSessionMessage(result.session, deps.clock.now()) };
     }),
-    VerifyAccessToken: unary(async (request, { deps }) => {
-      const { payload, sessionId } = await verifyAccessToken(deps, request.access_token);
+    VerifyAccessToken: unary(async (request, { caller, deps }) => {
+      const { payload, sessionId } = await verifyAccessToken(deps, caller, request.access_token);
       return { claims: toClaimsMessage(payload, sessionId) };
     }),
     RevokeRefreshToken: unary(async (request, { caller, deps }) => ({
