@@ -3,8 +3,8 @@ import type { SessionRecord } from "../store/records.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
 import { DomainError, invalidArgument } from "./errors.js";
-import { assertSessionInScope } from "./org-scope.js";
-import { found, sessionState } from "./session-state.js";
+import { sessionInReach } from "./org-scope.js";
+import { sessionState } from "./session-state.js";
 import { sessionId } from "./validation.js";
 
 export type GetSessionInput = { readonly sessionId: string } | { readonly refreshToken: string };
@@ -13,8 +13,7 @@ export type GetSessionInput = { readonly sessionId: string } | { readonly refres
 export async function getSession(deps: Dependencies, caller: Caller, input: GetSessionInput): Promise<SessionRecord> {
   if ("sessionId" in input) {
     const id = sessionId("session_id", input.sessionId);
-    await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
-    return found(await deps.store.read(({ sessions }) => sessions.findById(id)));
+    return sessionInReach(deps.orgScopes, deps.store, caller, id);
   }
   if (input.refreshToken.length === 0) throw invalidArgument("refresh_token", "is required");
   const unknown = new DomainError("TOKEN_UNKNOWN", "the refresh token is not known");

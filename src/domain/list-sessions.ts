@@ -1,6 +1,7 @@
 import type { SessionRecord } from "../store/records.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { sessionReach } from "./org-scope.js";
 import { cutPage, decodePageToken, pageSize, queryFingerprint } from "./page-token.js";
 import { requiredId } from "./validation.js";
 
@@ -22,9 +23,9 @@ export async function listSessions(deps: Dependencies, caller: Caller, input: Li
   const query = queryFingerprint([userId, input.includeInactive]);
   const after = input.pageToken.length === 0 ? null : decodePageToken(query, input.pageToken);
   const now = deps.clock.now();
-  // A caller limited to some organisations sees only their sessions.
-  const orgs = deps.orgScopes.get(caller.id);
-  const rows = await deps.store.read(({ sessions }) => sessions.list(userId, input.includeInactive, now, after, size + 1, orgs));
+  // Only the sessions the caller created (unless it may reach any caller's), in its organisations.
+  const reach = sessionReach(deps.orgScopes, caller);
+  const rows = await deps.store.read(({ sessions }) => sessions.list(userId, input.includeInactive, now, after, size + 1, reach));
   const { items, nextPageToken } = cutPage(rows, size, query, (session) => session);
   return { sessions: items, nextPageToken };
 }

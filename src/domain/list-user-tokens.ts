@@ -1,6 +1,7 @@
 import type { LiveTokenInfo } from "../store/refresh-token-repository.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { sessionReach } from "./org-scope.js";
 import { cutPage, decodePageToken, pageSize, queryFingerprint } from "./page-token.js";
 import { requiredId } from "./validation.js";
 
@@ -16,8 +17,8 @@ export async function listUserTokens(
   const after = input.pageToken.length === 0 ? null : decodePageToken(query, input.pageToken);
   const now = deps.clock.now();
   const rows = await deps.store.read(async ({ sessions, refreshTokens }) =>
-    // A caller limited to some organisations sees only their sessions' tokens.
-    refreshTokens.listLive(userId, now, await sessions.versionFloor(userId), after, size + 1, deps.orgScopes.get(caller.id)),
+    // Only the tokens of sessions within the caller's reach (its own, in its organisations).
+    refreshTokens.listLive(userId, now, await sessions.versionFloor(userId), after, size + 1, sessionReach(deps.orgScopes, caller)),
   );
   const { items, nextPageToken } = cutPage(rows, size, query, (token) => ({ createdAt: token.sessionCreatedAt, id: token.sessionId }));
   return { tokens: items, nextPageToken };

@@ -1,4 +1,6 @@
 import type { OrgScopes } from "../config.js";
+import type { SessionRecord } from "../store/records.js";
+import type { SessionReach } from "../store/session-repository.js";
 import type { Store } from "../store/store.js";
 import type { Caller } from "./context.js";
 import { DomainError, invalidArgument } from "./errors.js";
@@ -37,15 +39,41 @@ export function assertUnscoped(scopes: OrgScopes, caller: Caller, action: string
 }
 
 /**
- * For a caller limited to some organisations, a session outside them does
- * not exist (NOT_FOUND, as for an unknown id: nothing is revealed). Costs a
- * read only for such callers.
+ * The sessions a caller may list or act on: those of its organisations (all
+ * when it is not limited to some) and, unless it may reach any caller's,
+ * only those it created.
  */
-export async function assertSessionInScope(scopes: OrgScopes, store: Store, caller: Caller, sessionId: string): Promise<void> {
+export function sessionReach(scopes: OrgScopes, caller: Caller): SessionReach {
+  return { orgs: scopes.get(caller.id), createdBy: caller.anyCaller === true ? undefined : caller.id };
+}
+
+/** Why a session is out of the caller's reach, for the log (ids and caller names only); undefined when within it. */
+export function outOfReach(scopes: OrgScopes, caller: Caller, session: SessionRecord): string | undefined {
   const scope = scopes.get(caller.id);
-  if (scope === undefined) return;
-  const session = await store.read(({ sessions }) => sessions.findById(sessionId));
-  if (session === null || session.activeOrgId === null || !scope.includes(session.activeOrgId)) {
-    throw new DomainError("SESSION_NOT_FOUND", "no session has this id");
+  if (scope !== undefined && (session.activeOrgId === null || !scope.includes(session.activeOrgId))) {
+    return `session ${session.id} is outside the organisations of caller "${caller.id}"`;
   }
+  if (caller.anyCaller !== true && session.createdBy !== caller.id) {
+    return `session ${session.id} was created by caller "${session.createdBy}", not by "${caller.id}"`;
+  }
+  return undefined;
+}
+
+/**
+ * A session out of the caller's reach — another organisation's, or another
+ * caller's — does not exist for it: NOT_FOUND exactly as for an unknown id,
+ * checked before its state so nothing (not even "revoked") is revealed. The
+ * reason goes to the log as a warning, never to the caller.
+ */
+export function assertInReach(scopes: OrgScopes, caller: Caller, session: SessionRecord | null): SessionRecord {
+  const refused = session === null ? undefined : outOfReach(scopes, caller, session);
+  if (session === null || refused !== undefined) {
+    throw new DomainError("SESSION_NOT_FOUND", "no session has this id", refused === undefined ? {} : { cause: refused });
+  }
+  return session;
+}
+
+/** The session with this id, if within the caller's reach (one read); see assertInReach. */
+export async function sessionInReach(scopes: OrgScopes, store: Store, caller: Caller, sessionId: string): Promise<SessionRecord> {
+  return assertInReach(scopes, caller, await store.read(({ sessions }) => sessions.findById(sessionId)));
 }

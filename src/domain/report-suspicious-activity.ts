@@ -1,7 +1,7 @@
 import type { SessionRecord } from "../store/records.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
-import { assertSessionInScope } from "./org-scope.js";
+import { assertInReach } from "./org-scope.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { found } from "./session-state.js";
 import { reason, sessionId } from "./validation.js";
@@ -22,8 +22,8 @@ export async function reportSuspiciousActivity(
   reason("reason", input.reason, SUSPICIOUS_ACTIVITY_REASON);
   const now = deps.clock.now();
   const threshold = deps.settings.suspiciousActivityThreshold;
-  await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
   return deps.store.transaction(async (repos) => {
+    assertInReach(deps.orgScopes, caller, await repos.sessions.findById(id));
     const counted = found(await repos.sessions.incrementSuspiciousActivity(id));
     // Each report sees its own count (count = count + 1 RETURNING), so exactly
     // the report that reaches the threshold decides, even when reports race.

@@ -1,7 +1,7 @@
 import type { SessionRecord } from "../store/records.js";
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
-import { assertSessionInScope } from "./org-scope.js";
+import { assertInReach } from "./org-scope.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { found } from "./session-state.js";
 import { reason, sessionId } from "./validation.js";
@@ -16,8 +16,8 @@ export async function revokeSession(deps: Pick<Dependencies, "store" | "clock" |
   const id = sessionId("session_id", input.sessionId);
   const why = reason("reason", input.reason, "revoked");
   const now = deps.clock.now();
-  await assertSessionInScope(deps.orgScopes, deps.store, caller, id);
   return deps.store.transaction(async (repos) => {
+    assertInReach(deps.orgScopes, caller, await repos.sessions.findById(id));
     await revokeSessions(repos, [id], why, now, caller);
     return found(await repos.sessions.findById(id));
   });

@@ -1,4 +1,4 @@
-import { assertUnscoped } from "./org-scope.js";
+import { assertUnscoped, outOfReach } from "./org-scope.js";
 import { randomUUID } from "node:crypto";
 import { hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
 import type { SessionRecord } from "../store/records.js";
@@ -36,7 +36,7 @@ export async function revokeUserTokens(deps: Pick<Dependencies, "store" | "clock
   const now = deps.clock.now();
   const refresh = deps.tokens.refreshToken();
   const outcome = await deps.store.transaction(async (repos) => {
-    const kept = keepId === null ? null : assertActive(await repos.sessions.findById(keepId), now);
+    const kept = keepId === null ? null : assertActive(ownSession(caller, await repos.sessions.findById(keepId)), now);
     if (kept !== null && kept.userId !== userId) throw new DomainError("SESSION_NOT_FOUND", "keep_session_id is not a session of this user");
     const version = await repos.versions.bumpUserVersion(userId, why);
     await repos.events.record([{ kind: "user_version", sessionId: null, userId, orgId: null, version, reason: why, caller: caller.id }]);
@@ -72,6 +72,18 @@ export async function revokeUserTokens(deps: Pick<Dependencies, "store" | "clock
       },
     },
   };
+}
+
+/**
+ * The kept session gets a new token pair, so it must be one the caller
+ * created, whatever the caller may otherwise reach: another caller's session
+ * is unknown here (checked before its state, so nothing is revealed).
+ */
+function ownSession(caller: Caller, session: SessionRecord | null): SessionRecord | null {
+  if (session === null || session.createdBy === caller.id) return session;
+  throw new DomainError("SESSION_NOT_FOUND", "no session has this id", {
+    cause: `keep_session_id ${session.id} was created by caller "${session.createdBy}", not by "${caller.id}"`,
+  });
 }
 
 /** Breach response: every token of every user, in one single-row write. */
@@ -112,11 +124,13 @@ export async function revokeTokenById(deps: Dependencies, caller: Caller, input:
   const now = deps.clock.now();
   return deps.store.transaction(async (repos) => {
     const token = await repos.refreshTokens.findById(tokenId);
-    const scope = deps.orgScopes.get(caller.id);
-    const session = token === null || scope === undefined ? null : await repos.sessions.findById(token.sessionId);
-    // Another organisation's token does not exist for a caller limited to some.
-    const outOfScope = scope !== undefined && (session?.activeOrgId == null || !scope.includes(session.activeOrgId));
-    if (token === null || outOfScope) throw new DomainError("TOKEN_NOT_FOUND", "no refresh token has this id");
+    const session = token === null ? null : await repos.sessions.findById(token.sessionId);
+    // A token of a session out of the caller's reach (another organisation's,
+    // another caller's) does not exist for it.
+    const refused = session === null ? undefined : outOfReach(deps.orgScopes, caller, session);
+    if (token === null || session === null || refused !== undefined) {
+      throw new DomainError("TOKEN_NOT_FOUND", "no refresh token has this id", refused === undefined ? {} : { cause: refused });
+    }
     await revokeSessions(repos, [token.sessionId], why, now, caller);
     return token.sessionId;
   });

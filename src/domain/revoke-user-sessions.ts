@@ -1,5 +1,6 @@
 import type { Caller } from "./context.js";
 import type { Dependencies } from "./dependencies.js";
+import { sessionReach } from "./org-scope.js";
 import { revokeSessions } from "./revoke-sessions.js";
 import { optionalSessionId, reason, requiredId } from "./validation.js";
 
@@ -16,8 +17,10 @@ export async function revokeUserSessions(deps: Dependencies, caller: Caller, inp
   const why = reason("reason", input.reason, "revoked");
   const now = deps.clock.now();
   return deps.store.transaction(async (repos) => {
-    // A caller limited to some organisations ends only their sessions.
-    const ids = await repos.sessions.activeSessionIdsOfUser(userId, now, exceptId, deps.orgScopes.get(caller.id));
+    // Only the sessions within the caller's reach: those it created (unless
+    // granted any caller's), in its organisations. Ending every session of a
+    // user whoever created them is RevokeUserTokens' job.
+    const ids = await repos.sessions.activeSessionIdsOfUser(userId, now, exceptId, sessionReach(deps.orgScopes, caller));
     return (await revokeSessions(repos, ids, why, now, caller)).length;
   });
 }

@@ -4,7 +4,7 @@ import type { Dependencies } from "../domain/dependencies.js";
 import { DomainError } from "../domain/errors.js";
 import type { Logger } from "../logger.js";
 import { DatabaseUnavailableError, DeadlineExceededError } from "../store/errors.js";
-import { VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
+import { ANY_CALLER_HEADER, VERIFIED_CALLER_HEADER } from "./interceptors/caller-auth.js";
 import { CALL_TRACEPARENT_HEADER } from "./interceptors/call-tracing.js";
 import { isMalformed, malformedRequestError } from "./malformed-request.js";
 import { errorStatus, statusForCode, type ErrorStatus } from "./status.js";
@@ -31,7 +31,10 @@ export function unaryFor(deps: Dependencies, logger: Logger) {
       // Set by the tracing interceptor; with tracing off nothing sets it, and a client's own value is ignored.
       const traceparent = deps.store.tracing ? call.metadata.get(CALL_TRACEPARENT_HEADER)[0] : undefined;
       const context: CallContext = {
-        caller: { id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous") },
+        caller: {
+          id: String(call.metadata.get(VERIFIED_CALLER_HEADER)[0] ?? "anonymous"),
+          anyCaller: call.metadata.get(ANY_CALLER_HEADER)[0] === "granted",
+        },
         deps: Number.isFinite(deadlineMs) || traceparent !== undefined ? { ...deps, store: deps.store.forCall(deadlineMs, String(traceparent ?? "")) } : deps,
       };
       const run = isMalformed(call.request) ? Promise.reject(malformedRequestError()) : handler(call.request, context);

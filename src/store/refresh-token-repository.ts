@@ -1,4 +1,4 @@
-import { inOrgs } from "./session-repository.js";
+import { withinReach, type SessionReach } from "./session-repository.js";
 import type { Prisma } from "./database.js";
 import type { NewRefreshToken, RefreshTokenRecord, SessionPageCursor } from "./records.js";
 import type { VersionFloor } from "./session-repository.js";
@@ -68,7 +68,7 @@ export class RefreshTokenRepository {
     floor: VersionFloor,
     after: SessionPageCursor | null,
     take: number,
-    orgs?: readonly string[],
+    reach: SessionReach = {},
   ): Promise<LiveTokenInfo[]> {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
@@ -84,7 +84,7 @@ export class RefreshTokenRepository {
           expiresAt: { gt: now },
           tokenVersion: { gte: floor.tokenVersion },
           globalVersion: { gte: floor.globalVersion },
-          ...inOrgs(orgs),
+          ...withinReach(reach),
           ...keyset,
         },
       },

@@ -158,22 +158,22 @@ export class SessionRepository {
     return rows.map((row) => toSessionRecord(row, global));
   }
 
-  async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null, orgs?: readonly string[]): Promise<string[]> {
+  async activeSessionIdsOfUser(userId: string, now: Date, exceptId: string | null, reach: SessionReach = {}): Promise<string[]> {
     const floor = await this.versionFloor(userId);
     const rows = await this.db.session.findMany({
-      where: { userId, ...active(now), ...notStale(floor), ...(exceptId === null ? {} : { id: { not: exceptId } }), ...inOrgs(orgs) },
+      where: { userId, ...active(now), ...notStale(floor), ...(exceptId === null ? {} : { id: { not: exceptId } }), ...withinReach(reach) },
       select: { id: true },
     });
     return rows.map((row) => row.id);
   }
 
-  async list(userId: string, includeInactive: boolean, now: Date, after: SessionPageCursor | null, take: number, orgs?: readonly string[]) {
+  async list(userId: string, includeInactive: boolean, now: Date, after: SessionPageCursor | null, take: number, reach: SessionReach = {}) {
     const keyset = after === null ? {} : {
       OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
     };
     const { floor, global } = await this.floorWithGlobal(userId);
     const rows = await this.db.session.findMany({
-      where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset, ...inOrgs(orgs) },
+      where: { userId, ...(includeInactive ? {} : { ...active(now), ...notStale(floor) }), ...keyset, ...withinReach(reach) },
       orderBy: [{ createdAt: "desc" }, { id: "desc" }],
       include: userVersionSelect,
       take,
@@ -194,11 +194,12 @@ export class SessionRepository {
    * Records activity unless a recent touch already did; one guarded UPDATE, so
    * concurrent touches never lose a write and coalesced ones cost no write.
    */
-  async touch(id: string, now: Date, ipAddress: string | null, coalesceBefore: Date): Promise<boolean> {
+  async touch(id: string, now: Date, ipAddress: string | null, coalesceBefore: Date, reach: SessionReach = {}): Promise<boolean> {
     const changed = await this.db.session.updateMany({
       where: {
         id,
         ...active(now),
+        ...withinReach(reach),
         OR: [
           { lastActivityAt: { lt: coalesceBefore } },
           ...(ipAddress === null ? [] : [{ lastIpAddress: null }, { NOT: { lastIpAddress: ipAddress } }]),
@@ -296,4 +297,14 @@ export class SessionRepository {
 /** Only sessions of these organisations; no filter when undefined. */
 export function inOrgs(orgs: readonly string[] | undefined) {
   return orgs === undefined ? {} : { activeOrgId: { in: [...orgs] } };
+}
+
+/** Which sessions a query may touch: of these organisations, created by this caller; no filter for a part left undefined. */
+export interface SessionReach {
+  readonly orgs?: readonly string[] | undefined;
+  readonly createdBy?: string | undefined;
+}
+
+export function withinReach(reach: SessionReach) {
+  return { ...inOrgs(reach.orgs), ...(reach.createdBy === undefined ? {} : { createdBy: reach.createdBy }) };
 }

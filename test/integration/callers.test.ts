@@ -16,7 +16,8 @@ describe("callers and policy", () => {
   beforeAll(async () => {
     const policyFile = await writePolicyFile({
           "login-service": ["sessionauthority.v1.SessionService/CreateSession", "sessionauthority.v1.SessionService/GetSession"],
-          "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.TokenService/GetJwks"],
+          // Ends sessions other callers created: only with the capability that names it.
+          "admin-console": ["sessionauthority.v1.SessionService/*", "sessionauthority.v1.SessionService/RevokeUserSessions:any_caller", "sessionauthority.v1.TokenService/GetJwks"],
           "platform-team": ["*"],
           "security-oncall": ["sessionauthority.v1.TokenService/RevokeAllTokens", "sessionauthority.v1.TokenService/RotateSigningKey"],
         });

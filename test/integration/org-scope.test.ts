@@ -9,7 +9,12 @@ describe("organisation-scoped callers", () => {
   const scoped = apiKeyMetadata(keys["login-a"]);
   const admin = apiKeyMetadata(keys.admin);
   beforeAll(async () => {
-    const policy = await writePolicyFile({ "login-a": ["*"], admin: ["*"] }, { orgs: { "login-a": ["org-a"] } });
+    // The sessions here are created by admin; login-a may reach other callers'
+    // sessions, so that only its organisations limit what it sees.
+    const anyCaller = ["GetSession", "ListSessions", "TouchSession", "UpdateSession", "RevokeSession", "RevokeUserSessions", "ReportSuspiciousActivity"]
+      .map((method) => `sessionauthority.v1.SessionService/${method}:any_caller`)
+      .concat(["ListUserTokens", "RevokeToken"].map((method) => `sessionauthority.v1.TokenService/${method}:any_caller`));
+    const policy = await writePolicyFile({ "login-a": ["*", ...anyCaller], admin: ["*"] }, { orgs: { "login-a": ["org-a"] } });
     t = await startTestService({ API_KEYS: apiKeysSetting(keys), POLICY_FILE: policy });
   });
   afterAll(async () => {

@@ -12,6 +12,12 @@ import { errorStatus } from "../status.js";
  */
 export const VERIFIED_CALLER_HEADER = "x-session-authority-verified-caller";
 
+/**
+ * Set by the interceptor when the policy grants the call's "<method>:any_caller"
+ * capability; dropped first when a client sends it, like the caller header.
+ */
+export const ANY_CALLER_HEADER = "x-session-authority-any-caller";
+
 // Probes and tooling must work without credentials.
 const publicServicePrefixes = ["/grpc.health.v1.Health/", "/grpc.reflection."];
 
@@ -139,11 +145,23 @@ export function allowedByPolicy(policy: Policy | undefined, caller: string, meth
   return rules.some((rule) => rule === "*" || rule === path || rule === `${service}/*`);
 }
 
+/**
+ * Whether the caller may reach sessions other callers created with this RPC
+ * ("sessionauthority.v1.SessionService/GetSession:any_caller"). Granted only
+ * by a rule naming it exactly, never by "*" or "Service/*", and never without
+ * a policy file: a wildcard, or a second API key, must not let one caller read
+ * or change another's sessions.
+ */
+export function mayReachAnyCaller(policy: Policy | undefined, caller: string, method: string): boolean {
+  return policy?.get(caller)?.includes(`${method.slice(1)}:any_caller`) === true;
+}
+
 export function callerAuthInterceptor(options: CallerAuthOptions): grpc.ServerInterceptor {
   return (methodDescriptor, call) => {
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         metadata.remove(VERIFIED_CALLER_HEADER);
+        metadata.remove(ANY_CALLER_HEADER);
         let decision: Decision;
         try {
           decision = authorizeCall(options, methodDescriptor.path, metadata, {
@@ -159,6 +177,7 @@ export function callerAuthInterceptor(options: CallerAuthOptions): grpc.ServerIn
           return;
         }
         metadata.set(VERIFIED_CALLER_HEADER, decision.caller);
+        if (mayReachAnyCaller(options.policy, decision.caller, methodDescriptor.path)) metadata.set(ANY_CALLER_HEADER, "granted");
         next(metadata);
       })
       .build();
