@@ -61,7 +61,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const database = await openDatabase(config.database);
     try {
       const store = new Store(database);
-      const deleted = await deleteEndedSessions({ store, clock: systemClock, settings: config.sessions }, Number.POSITIVE_INFINITY);
+      const deleted = await deleteEndedSessions({ store, clock: systemClock, settings: { ...config.tokens, ...config.sessions } }, Number.POSITIVE_INFINITY);
       logger.info({ deleted }, "ended sessions deleted");
     } finally {
       await database.close();

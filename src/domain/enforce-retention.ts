@@ -1,5 +1,6 @@
 import { IDEMPOTENCY_WINDOW_MS } from "./create-session.js";
 import type { Dependencies } from "./dependencies.js";
+import { snapshotReachMs } from "./revocation-snapshot.js";
 
 /**
  * Personal data (IP addresses, user agents) is kept only as long as the
@@ -43,11 +44,19 @@ async function inBatches(deleteBatch: (size: number) => Promise<number>, maxBatc
 
 const DELETE_BATCH = 1000;
 
-/** Deletes sessions, with every token of their families, once they ended longer ago than the retention. */
+/**
+ * Deletes sessions, with every token of their families, once they ended
+ * longer ago than the retention, and never within a snapshot's reach: a
+ * revoked session's row is what tells a verifier that starts later (a
+ * restart, a new replica) that its still unexpired access tokens are dead.
+ */
 export function deleteEndedSessions(
-  deps: Pick<Dependencies, "store" | "clock"> & { readonly settings: Pick<Dependencies["settings"], "endedSessionRetentionMs"> },
+  deps: Pick<Dependencies, "store" | "clock"> & {
+    readonly settings: Pick<Dependencies["settings"], "endedSessionRetentionMs" | "accessTtlMaxMs" | "accessTokenLeewayMs">;
+  },
   maxBatches = 100,
 ): Promise<number> {
-  const endedBefore = new Date(deps.clock.now().getTime() - deps.settings.endedSessionRetentionMs);
+  const keepMs = Math.max(deps.settings.endedSessionRetentionMs, snapshotReachMs(deps.settings));
+  const endedBefore = new Date(deps.clock.now().getTime() - keepMs);
   return inBatches((batch) => deps.store.read(({ sessions }) => sessions.deleteEndedBefore(endedBefore, batch)), maxBatches);
 }

@@ -74,9 +74,12 @@ export async function* watchRevocations(deps: WatchDependencies, caller: Caller,
   const unknownKind = input.kinds.find((kind) => !KINDS.has(kind));
   if (unknownKind !== undefined) throw invalidArgument("kinds", "holds a kind that is not a RevocationEventKind (or is UNSPECIFIED)");
   const kinds = input.kinds.length === 0 ? undefined : new Set(input.kinds);
+  // A session event reaches the watchers of every organisation the session
+  // has acted for, not only its current one: its access tokens from before a
+  // switch still carry the old organisation.
   const wanted = (event: StoredRevocationEvent) =>
     (kinds === undefined || kinds.has(event.kind)) &&
-    (orgs === undefined || EVERY_ORGANISATION.has(event.kind) || (event.orgId !== null && orgs.includes(event.orgId)));
+    (orgs === undefined || EVERY_ORGANISATION.has(event.kind) || event.orgIds.some((org) => orgs.includes(org)));
   const start = await startingCursor(deps.store, input.cursor);
   const epoch = start.epoch;
   let cursor = start.cursor;

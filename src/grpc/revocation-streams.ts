@@ -30,6 +30,7 @@ function toEventMessage(event: StoredRevocationEvent, epoch: number) {
     reason: event.reason,
     occurred_at: toTimestamp(event.occurredAt),
     active_org_id: event.orgId ?? "",
+    org_ids: [...event.orgIds],
     kid: event.keyId ?? "",
     caller: event.caller,
   };

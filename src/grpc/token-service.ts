@@ -151,7 +151,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
       };
     }),
     GetRevocationSnapshot: unary(async (request, { caller, deps }) => {
-      const snapshot = await getRevocationSnapshot(deps, caller, request.org_ids);
+      const snapshot = await getRevocationSnapshot(deps, caller, { orgIds: request.org_ids, pageSize: request.page_size, pageToken: request.page_token });
       return {
         cursor: formatCursor(snapshot.cursor, snapshot.feedEpoch),
         global_version: String(snapshot.globalVersion),
@@ -165,6 +165,7 @@ export function tokenServiceHandlers(deps: Dependencies, logger: Logger, policy:
         })),
         revoked_kids: snapshot.revokedKids,
         window: toDuration(snapshot.windowMs),
+        next_page_token: snapshot.nextPageToken,
       };
     }),
     WatchRevocations: revocationStreams.handler,

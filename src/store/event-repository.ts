@@ -1,7 +1,7 @@
+import { Prisma as Sql } from "../generated/prisma/client.js";
 import { auditOf, type AuditRepository } from "./audit-repository.js";
 import type { Prisma } from "./database.js";
 import type { NewRevocationEvent } from "./records.js";
-import { inOrgs } from "./session-repository.js";
 import type { TransactionClient } from "./transaction.js";
 
 type Db = Prisma | TransactionClient;
@@ -18,6 +18,8 @@ export interface StoredRevocationEvent {
   readonly sessionId: string | null;
   readonly userId: string | null;
   readonly orgId: string | null;
+  /** Every organisation the session had acted for when the event was written (includes orgId). */
+  readonly orgIds: readonly string[];
   readonly keyId: string | null;
   readonly version: bigint | null;
   readonly reason: string;
@@ -54,9 +56,29 @@ export class EventRepository {
   /** Every revocation is audited in the same transaction: the audit cannot miss one that happened, nor hold one that did not. */
   async record(events: readonly NewRevocationEvent[]): Promise<void> {
     if (events.length === 0) return;
-    await this.db.revocationEvent.createMany({ data: [...events] });
+    await this.db.revocationEvent.createMany({ data: await this.withSessionOrgs(events) });
     await this.audit.record(auditOf(events));
     this.recorded.push(...events);
+  }
+
+  /**
+   * Each session event names every organisation its session has acted for:
+   * access tokens issued before an organisation switch still carry the old
+   * one, so watchers of each must hear the session die. A new session has
+   * only ever had its current organisation, so logins cost no extra read.
+   */
+  private async withSessionOrgs(events: readonly NewRevocationEvent[]) {
+    const lookUp = new Set<string>();
+    for (const event of events) {
+      if (event.sessionId !== null && event.orgIds === undefined && event.kind !== "session_created") lookUp.add(event.sessionId);
+    }
+    const rows = lookUp.size === 0 ? [] : await this.db.session.findMany({ where: { id: { in: [...lookUp] } }, select: { id: true, orgIds: true } });
+    const orgsOf = new Map(rows.map((row) => [row.id, row.orgIds]));
+    return events.map(({ orgIds, ...event }) => {
+      const all = new Set(orgIds ?? (event.sessionId === null ? [] : (orgsOf.get(event.sessionId) ?? [])));
+      if (event.orgId !== null) all.add(event.orgId);
+      return { ...event, orgIds: [...all] };
+    });
   }
 
   /**
@@ -76,6 +98,7 @@ export class EventRepository {
         session_id: string | null;
         user_id: string | null;
         org_id: string | null;
+        org_ids: string[] | null;
         key_id: string | null;
         version: bigint | null;
         reason: string | null;
@@ -84,7 +107,7 @@ export class EventRepository {
       }[]
     >`
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS horizon)
-      SELECT h.horizon, e.id, e.txid, e.kind, e.session_id::text AS session_id, e.user_id, e.org_id, e.key_id, e.version, e.reason, e.caller, e.occurred_at
+      SELECT h.horizon, e.id, e.txid, e.kind, e.session_id::text AS session_id, e.user_id, e.org_id, e.org_ids, e.key_id, e.version, e.reason, e.caller, e.occurred_at
       FROM h LEFT JOIN LATERAL (
         SELECT * FROM revocation_events
         WHERE (txid, id) > (${cursor.txid}, ${cursor.id})
@@ -102,6 +125,7 @@ export class EventRepository {
         sessionId: row.session_id,
         userId: row.user_id,
         orgId: row.org_id,
+        orgIds: row.org_ids ?? (row.org_id === null ? [] : [row.org_id]),
         keyId: row.key_id,
         version: row.version,
         reason: row.reason ?? "",
@@ -118,30 +142,71 @@ export class EventRepository {
     return { events, pending, cursor: cursorAfter, heldBack, full };
   }
 
-  /** What revoked tokens recently; run inside a snapshot transaction with head(). */
+  /** Everything recent a snapshot holds, unpaged (the server's own verification cache); run inside a snapshot transaction with head(). */
   async snapshot(since: Date, orgIds: readonly string[] | undefined): Promise<RevocationSnapshotRows> {
-    const [global, users, sessions, keys] = await Promise.all([
-      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, feedEpoch: true } }),
-      this.db.user.findMany({ where: { tokenVersionBumpedAt: { gte: since } }, select: { userId: true, tokenVersion: true, tokenVersionBumpedAt: true } }),
-      this.db.session.findMany({
-        where: { revokedAt: { gte: since }, ...inOrgs(orgIds) },
-        select: { id: true, userId: true, activeOrgId: true, revokedAt: true, revokeReason: true },
-      }),
-      this.db.signingKey.findMany({ where: { revokedAt: { not: null } }, select: { kid: true } }),
+    const [header, users, sessions] = await Promise.all([
+      this.snapshotHeader(),
+      this.recentUserVersions(since, null, null),
+      this.recentlyRevokedSessions(since, orgIds, null, null),
     ]);
-    return {
-      globalVersion: global.globalVersion,
-      feedEpoch: global.feedEpoch,
-      userVersions: users.map((user) => ({ userId: user.userId, tokenVersion: user.tokenVersion, bumpedAt: user.tokenVersionBumpedAt ?? since })),
-      revokedSessions: sessions.map((session) => ({
-        sessionId: session.id,
-        userId: session.userId,
-        orgId: session.activeOrgId,
-        revokedAt: session.revokedAt ?? since,
-        reason: session.revokeReason ?? "",
-      })),
-      revokedKids: keys.map((key) => key.kid),
-    };
+    return { ...header, userVersions: users, revokedSessions: sessions };
+  }
+
+  /** The parts of a snapshot that are few: the global version, the feed's epoch, the revoked keys. */
+  async snapshotHeader(): Promise<{ globalVersion: bigint; feedEpoch: number; revokedKids: string[] }> {
+    const [global, keys] = await Promise.all([
+      this.db.globalState.findUniqueOrThrow({ where: { id: 1 }, select: { globalVersion: true, feedEpoch: true } }),
+      this.db.signingKey.findMany({ where: { revokedAt: { not: null } }, select: { kid: true }, orderBy: { kid: "asc" } }),
+    ]);
+    return { globalVersion: global.globalVersion, feedEpoch: global.feedEpoch, revokedKids: keys.map((key) => key.kid) };
+  }
+
+  /**
+   * Users whose version was bumped since `since`, in (bumped_at, user_id)
+   * order after `after`, at most `limit` (all when null). Raw SQL: the keyset
+   * needs the timestamp to the microsecond (now() writes them), which
+   * Prisma's Date loses, and a row comparison Prisma cannot express.
+   */
+  async recentUserVersions(since: Date, after: SnapshotPosition | null, limit: number | null): Promise<SnapshotUserVersion[]> {
+    const rows = await this.db.$queryRaw<{ user_id: string; token_version: bigint; bumped_at: Date; micros: bigint }[]>`
+      SELECT u.user_id, u.token_version, u.token_version_bumped_at AS bumped_at,
+             (extract(epoch FROM u.token_version_bumped_at) * 1000000)::bigint AS micros
+      FROM users u
+      WHERE u.token_version_bumped_at >= ${since}
+        ${after === null ? Sql.empty : Sql.sql`AND (u.token_version_bumped_at, u.user_id) > (${atMicros(after.micros)}, ${after.key})`}
+      ORDER BY u.token_version_bumped_at, u.user_id
+      ${limit === null ? Sql.empty : Sql.sql`LIMIT ${limit}`}`;
+    return rows.map((row) => ({
+      userId: row.user_id,
+      tokenVersion: row.token_version,
+      bumpedAt: row.bumped_at,
+      position: { micros: row.micros, key: row.user_id },
+    }));
+  }
+
+  /**
+   * Sessions revoked since `since` that acted for one of `orgIds` (any, when
+   * undefined), in (revoked_at, id) order after `after`, at most `limit`.
+   * Raw SQL for the same reasons as recentUserVersions, and the array overlap.
+   */
+  async recentlyRevokedSessions(since: Date, orgIds: readonly string[] | undefined, after: SnapshotPosition | null, limit: number | null): Promise<SnapshotRevokedSession[]> {
+    const rows = await this.db.$queryRaw<{ id: string; user_id: string; active_org_id: string | null; revoked_at: Date; revoke_reason: string | null; micros: bigint }[]>`
+      SELECT s.id::text AS id, s.user_id, s.active_org_id, s.revoked_at, s.revoke_reason,
+             (extract(epoch FROM s.revoked_at) * 1000000)::bigint AS micros
+      FROM sessions s
+      WHERE s.revoked_at >= ${since}
+        ${orgIds === undefined ? Sql.empty : Sql.sql`AND s.org_ids && ${[...orgIds]}::text[]`}
+        ${after === null ? Sql.empty : Sql.sql`AND (s.revoked_at, s.id) > (${atMicros(after.micros)}, ${after.key}::uuid)`}
+      ORDER BY s.revoked_at, s.id
+      ${limit === null ? Sql.empty : Sql.sql`LIMIT ${limit}`}`;
+    return rows.map((row) => ({
+      sessionId: row.id,
+      userId: row.user_id,
+      orgId: row.active_org_id,
+      revokedAt: row.revoked_at,
+      reason: row.revoke_reason ?? "",
+      position: { micros: row.micros, key: row.id },
+    }));
   }
 
   /** The cursor of "now": events committed from here on will follow it. */
@@ -215,9 +280,34 @@ export interface RevocationSnapshotRows {
   readonly globalVersion: bigint;
   /** The feed's epoch, which the snapshot's cursor belongs to. */
   readonly feedEpoch: number;
-  readonly userVersions: { userId: string; tokenVersion: bigint; bumpedAt: Date }[];
-  readonly revokedSessions: { sessionId: string; userId: string; orgId: string | null; revokedAt: Date; reason: string }[];
+  readonly userVersions: SnapshotUserVersion[];
+  readonly revokedSessions: SnapshotRevokedSession[];
   readonly revokedKids: string[];
 }
+
+/** Where a snapshot page ended: the last row's time (microseconds since 1970, exact) and key. */
+export interface SnapshotPosition {
+  readonly micros: bigint;
+  readonly key: string;
+}
+
+export interface SnapshotUserVersion {
+  readonly userId: string;
+  readonly tokenVersion: bigint;
+  readonly bumpedAt: Date;
+  readonly position: SnapshotPosition;
+}
+
+export interface SnapshotRevokedSession {
+  readonly sessionId: string;
+  readonly userId: string;
+  readonly orgId: string | null;
+  readonly revokedAt: Date;
+  readonly reason: string;
+  readonly position: SnapshotPosition;
+}
+
+// Integer microseconds back to a timestamp without a trip through a float.
+const atMicros = (micros: bigint) => Sql.sql`('1970-01-01 00:00:00+00'::timestamptz + ${micros}::bigint * interval '1 microsecond')`;
 
 export const cursorAfterOrAt = (a: FeedCursor, b: FeedCursor) => a.txid > b.txid || (a.txid === b.txid && a.id >= b.id);

@@ -105,6 +105,7 @@ export interface SessionSqlRow {
   id: string;
   user_id: string;
   active_org_id: string | null;
+  org_ids: string[] | null;
   device_name: string | null;
   user_agent: string | null;
   ip_address: string | null;
@@ -143,6 +144,7 @@ export function sessionFromSqlRow(row: SessionSqlRow): SessionRecord {
     id: row.id,
     userId: row.user_id,
     activeOrgId: row.active_org_id,
+    orgIds: row.org_ids ?? [],
     deviceName: row.device_name,
     userAgent: row.user_agent,
     ipAddress: row.ip_address,
@@ -230,6 +232,11 @@ export interface NewRevocationEvent {
   readonly userId: string | null;
   readonly version?: bigint;
   readonly orgId: string | null;
+  /**
+   * Every organisation the session has acted for; when absent, read from the
+   * session's row as the event is recorded (give it when the row is gone).
+   */
+  readonly orgIds?: readonly string[];
   readonly keyId?: string;
   readonly reason: string;
   readonly caller: string;

@@ -268,8 +268,8 @@ export class SessionRepository {
   }
 
   /** Erases a user's sessions and tokens; returns the sessions that were not already revoked, for their events. */
-  async deleteUserData(userId: string): Promise<{ sessions: number; tokens: number; unrevoked: { id: string; activeOrgId: string | null }[] }> {
-    const unrevoked = await this.db.session.findMany({ where: { userId, revokedAt: null }, select: { id: true, activeOrgId: true } });
+  async deleteUserData(userId: string): Promise<{ sessions: number; tokens: number; unrevoked: { id: string; activeOrgId: string | null; orgIds: string[] }[] }> {
+    const unrevoked = await this.db.session.findMany({ where: { userId, revokedAt: null }, select: { id: true, activeOrgId: true, orgIds: true } });
     const tokens = await this.db.refreshToken.deleteMany({ where: { session: { userId } } });
     const sessions = await this.db.session.deleteMany({ where: { userId } });
     return { sessions: sessions.count, tokens: tokens.count, unrevoked };

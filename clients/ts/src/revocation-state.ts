@@ -68,6 +68,10 @@ export class RevocationState {
         if (fact.sessionId) this.revokedSessions.set(fact.sessionId, nowMs);
         break;
       case "user_version":
+      // A deletion bumps the user's version too and names it: tokens below it
+      // are dead, even once the erased sessions' own events are forgotten or
+      // were never received (a snapshot taken after the rows were gone).
+      case "user_data_deleted":
         if (fact.userId && fact.version !== undefined) {
           const known = this.userVersions.get(fact.userId);
           if (known === undefined || fact.version > known.version) this.userVersions.set(fact.userId, { version: fact.version, learnedAt: nowMs });

@@ -54,6 +54,16 @@ const TIME_REASONS: Record<NonNullable<TimeVerdict>, string> = {
 };
 const MAX_RETRY_MS = 5_000;
 
+interface SnapshotPage {
+  cursor: string;
+  global_version: string;
+  user_versions: { user_id: string; token_version: string }[];
+  revoked_sessions: { session_id: string }[];
+  revoked_kids: string[];
+  window: { seconds: string } | null;
+  next_page_token: string;
+}
+
 interface RevocationEventMessage {
   cursor: string;
   kind: string;
@@ -232,32 +242,36 @@ export class SessionVerifier {
 
   /** A fresh state from the snapshot, then the stream from its cursor. */
   private async resync(): Promise<void> {
-    const snapshot = await new Promise<{
-      cursor: string;
-      global_version: string;
-      user_versions: { user_id: string; token_version: string }[];
-      revoked_sessions: { session_id: string }[];
-      revoked_kids: string[];
-      window: { seconds: string } | null;
-    }>((resolve, reject) => {
-      this.client["GetRevocationSnapshot"]!({ org_ids: [...(this.options.orgIds ?? [])] } as never, this.metadata() as never, ((error: Error | null, response: never) =>
-        error === null ? resolve(response) : reject(error)) as never);
-    });
-    const windowMs = Number(snapshot.window?.seconds ?? 3660) * 1000;
-    const state = new RevocationState(windowMs);
-    state.applySnapshot(
-      {
-        globalVersion: BigInt(snapshot.global_version),
-        userVersions: snapshot.user_versions.map((user) => ({ userId: user.user_id, version: BigInt(user.token_version) })),
-        revokedSessionIds: snapshot.revoked_sessions.map((session) => session.session_id),
-        revokedKeyIds: snapshot.revoked_kids,
-      },
-      Date.now(),
-    );
+    // Every page of one snapshot carries its first page's cursor: the stream
+    // from there brings whatever changed while the pages were read.
+    let page = await this.snapshotPage("");
+    const cursor = page.cursor;
+    const state = new RevocationState(Number(page.window?.seconds ?? 3660) * 1000);
+    for (;;) {
+      state.applySnapshot(
+        {
+          globalVersion: BigInt(page.global_version),
+          userVersions: page.user_versions.map((user) => ({ userId: user.user_id, version: BigInt(user.token_version) })),
+          revokedSessionIds: page.revoked_sessions.map((session) => session.session_id),
+          revokedKeyIds: page.revoked_kids,
+        },
+        Date.now(),
+      );
+      if (page.next_page_token === "") break;
+      page = await this.snapshotPage(page.next_page_token);
+    }
     this.state = state;
-    this.cursor = snapshot.cursor;
+    this.cursor = cursor;
     this.lastReceived = Date.now();
     this.openStream();
+  }
+
+  /** One page of GetRevocationSnapshot: pages keep each answer under gRPC's default 4 MiB receive limit. */
+  private snapshotPage(pageToken: string): Promise<SnapshotPage> {
+    return new Promise<SnapshotPage>((resolve, reject) => {
+      this.client["GetRevocationSnapshot"]!({ org_ids: [...(this.options.orgIds ?? [])], page_token: pageToken } as never, this.metadata() as never, ((error: Error | null, response: never) =>
+        error === null ? resolve(response) : reject(error)) as never);
+    });
   }
 
   private openStream(): void {

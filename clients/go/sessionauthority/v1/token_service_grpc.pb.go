@@ -93,8 +93,11 @@ type TokenServiceClient interface {
 	// can only reject tokens that have expired anyway), revoked signing keys,
 	// and the cursor to follow the feed from. Events after that cursor may
 	// repeat what the snapshot holds; applying them again is harmless.
+	// Paged (page_size / page_token → next_page_token): read every page, then
+	// watch from the cursor, which is the first page's on every page; a page
+	// read later may already hold changes after it, which the feed repeats.
 	// Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-	// caller's policy.
+	// caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
 	GetRevocationSnapshot(ctx context.Context, in *GetRevocationSnapshotRequest, opts ...grpc.CallOption) (*GetRevocationSnapshotResponse, error)
 	// Streams every event after `cursor` (or from now, when empty), in an
 	// order that never skips an event committed late, then follows new ones as
@@ -340,8 +343,11 @@ type TokenServiceServer interface {
 	// can only reject tokens that have expired anyway), revoked signing keys,
 	// and the cursor to follow the feed from. Events after that cursor may
 	// repeat what the snapshot holds; applying them again is harmless.
+	// Paged (page_size / page_token → next_page_token): read every page, then
+	// watch from the cursor, which is the first page's on every page; a page
+	// read later may already hold changes after it, which the feed repeats.
 	// Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-	// caller's policy.
+	// caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
 	GetRevocationSnapshot(context.Context, *GetRevocationSnapshotRequest) (*GetRevocationSnapshotResponse, error)
 	// Streams every event after `cursor` (or from now, when empty), in an
 	// order that never skips an event committed late, then follows new ones as

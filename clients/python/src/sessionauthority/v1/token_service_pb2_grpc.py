@@ -222,8 +222,11 @@ class TokenServiceServicer(object):
         can only reject tokens that have expired anyway), revoked signing keys,
         and the cursor to follow the feed from. Events after that cursor may
         repeat what the snapshot holds; applying them again is harmless.
+        Paged (page_size / page_token → next_page_token): read every page, then
+        watch from the cursor, which is the first page's on every page; a page
+        read later may already hold changes after it, which the feed repeats.
         Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-        caller's policy.
+        caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

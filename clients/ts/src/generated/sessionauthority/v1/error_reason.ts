@@ -124,6 +124,12 @@ export enum ErrorReason {
    * arguments (a refresh within the grace rules gets the same result).
    */
   DEADLINE_EXCEEDED = 33,
+  /**
+   * LOGIN_ALREADY_REFRESHED - FAILED_PRECONDITION: CreateSession retried with an idempotency_key whose
+   * first answer's refresh token has been used (refreshed) since. The client
+   * did receive that answer: keep its tokens. The session is left intact.
+   */
+  LOGIN_ALREADY_REFRESHED = 34,
   UNRECOGNIZED = -1,
 }
 
@@ -231,6 +237,9 @@ export function errorReasonFromJSON(object: any): ErrorReason {
     case 33:
     case "DEADLINE_EXCEEDED":
       return ErrorReason.DEADLINE_EXCEEDED;
+    case 34:
+    case "LOGIN_ALREADY_REFRESHED":
+      return ErrorReason.LOGIN_ALREADY_REFRESHED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -308,6 +317,8 @@ export function errorReasonToJSON(object: ErrorReason): string {
       return "RATE_LIMITED";
     case ErrorReason.DEADLINE_EXCEEDED:
       return "DEADLINE_EXCEEDED";
+    case ErrorReason.LOGIN_ALREADY_REFRESHED:
+      return "LOGIN_ALREADY_REFRESHED";
     case ErrorReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

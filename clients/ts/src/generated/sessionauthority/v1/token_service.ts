@@ -112,7 +112,10 @@ export enum RevocationEventKind {
   REVOCATION_EVENT_KIND_USER_VERSION = 5,
   /** REVOCATION_EVENT_KIND_GLOBAL_VERSION - The global version was bumped to `version`. */
   REVOCATION_EVENT_KIND_GLOBAL_VERSION = 6,
-  /** REVOCATION_EVENT_KIND_USER_DATA_DELETED - A user's data was erased (each of their sessions also gets SESSION_REVOKED). */
+  /**
+   * REVOCATION_EVENT_KIND_USER_DATA_DELETED - A user's data was erased (each of their sessions also gets
+   * SESSION_REVOKED) and the user's token version raised to `version`.
+   */
   REVOCATION_EVENT_KIND_USER_DATA_DELETED = 7,
   /** REVOCATION_EVENT_KIND_SIGNING_KEY_PUBLISHED - A signing key was published ahead of a rotation. */
   REVOCATION_EVENT_KIND_SIGNING_KEY_PUBLISHED = 8,
@@ -470,32 +473,57 @@ export interface SigningKey {
 /** Request for TokenService.GetRevocationSnapshot. */
 export interface GetRevocationSnapshotRequest {
   /**
-   * Only sessions of these organisations; empty for every organisation the
-   * caller may see.
+   * Only sessions of these organisations (sessions that acted for any of
+   * them, also before switching to another); empty for every organisation the
+   * caller may see. Send the same list with every page.
    */
   orgIds: string[];
+  /**
+   * Maximum entries (user versions plus revoked sessions) per page,
+   * 1–2000; 0 means 1000. A page stays well under 4 MiB.
+   */
+  pageSize: number;
+  /** next_page_token of the previous page; empty for the first page. */
+  pageToken: string;
 }
 
 /** Response for TokenService.GetRevocationSnapshot. */
 export interface GetRevocationSnapshotResponse {
-  /** Follow WatchRevocations from here. */
+  /**
+   * Follow WatchRevocations from here, once every page is read. The same on
+   * every page of one snapshot: the position of its first page.
+   */
   cursor: string;
-  /** Tokens with a lower `gv` claim are dead. */
+  /**
+   * Tokens with a lower `gv` claim are dead. As of this page (never lower
+   * than on an earlier page).
+   */
   globalVersion: string;
   /**
-   * Users whose token version was bumped within `window`: their tokens with a
-   * lower `tv` claim are dead.
+   * Users whose token version was bumped within `window` (including
+   * deletions, reason "account_deleted"): their tokens with a lower `tv`
+   * claim are dead. Split across pages, before revoked_sessions.
    */
   userVersions: UserTokenVersion[];
-  /** Sessions revoked within `window`: their tokens (`sid` claim) are dead. */
+  /**
+   * Sessions revoked within `window`: their tokens (`sid` claim) are dead.
+   * Split across pages.
+   */
   revokedSessions: RevokedSession[];
-  /** Revoked signing keys: tokens with one of these `kid` headers are dead. */
+  /**
+   * Revoked signing keys: tokens with one of these `kid` headers are dead.
+   * On every page (they are few).
+   */
   revokedKids: string[];
   /**
    * How far back the snapshot reaches: keep what it and the feed tell you at
    * least this long.
    */
-  window: Duration | undefined;
+  window:
+    | Duration
+    | undefined;
+  /** Token for the next page; empty on the last page. */
+  nextPageToken: string;
 }
 
 /** A user's current token version. */
@@ -534,9 +562,10 @@ export interface WatchRevocationsRequest {
   /** Only these kinds; empty for every kind. */
   kinds: RevocationEventKind[];
   /**
-   * Only events of sessions in these organisations (plus events that concern
-   * every organisation: user and global versions, signing keys); empty for
-   * every organisation the caller may see.
+   * Only events of sessions that acted for one of these organisations (also
+   * before switching to another; see RevocationEvent.org_ids), plus events
+   * that concern every organisation: user and global versions, deleted
+   * users, signing keys; empty for every organisation the caller may see.
    */
   orgIds: string[];
 }
@@ -569,7 +598,10 @@ export interface RevocationEvent {
   sessionId: string;
   /** The user concerned, when one. */
   userId: string;
-  /** The new version, for version bumps. */
+  /**
+   * The new version, for version bumps. For USER_DATA_DELETED, the user's
+   * token version after the deletion: tokens with a lower `tv` are dead.
+   */
   version: string;
   /** Why, e.g. "logout", "session_limit", "token_reuse", "password_changed". */
   reason: string;
@@ -583,6 +615,13 @@ export interface RevocationEvent {
   kid: string;
   /** The authenticated caller (service or operator) that caused it. */
   caller: string;
+  /**
+   * For session events, every organisation the session has acted for
+   * (active_org_id among them): its access tokens from before an
+   * organisation switch still carry an earlier one. A watcher filtered by
+   * org_ids gets the event when any of them matches.
+   */
+  orgIds: string[];
 }
 
 /** A public JSON Web Key (RFC 7517); fields not used by its key type are empty. */
@@ -3260,13 +3299,19 @@ export const SigningKey: MessageFns<SigningKey> = {
 };
 
 function createBaseGetRevocationSnapshotRequest(): GetRevocationSnapshotRequest {
-  return { orgIds: [] };
+  return { orgIds: [], pageSize: 0, pageToken: "" };
 }
 
 export const GetRevocationSnapshotRequest: MessageFns<GetRevocationSnapshotRequest> = {
   encode(message: GetRevocationSnapshotRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.orgIds) {
       writer.uint32(10).string(v!);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
     }
     return writer;
   },
@@ -3292,6 +3337,22 @@ export const GetRevocationSnapshotRequest: MessageFns<GetRevocationSnapshotReque
             message.orgIds.push(reader.string());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3311,6 +3372,16 @@ export const GetRevocationSnapshotRequest: MessageFns<GetRevocationSnapshotReque
         : globalThis.Array.isArray(object?.org_ids)
         ? object.org_ids.map((e: any) => globalThis.String(e))
         : [],
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -3318,6 +3389,12 @@ export const GetRevocationSnapshotRequest: MessageFns<GetRevocationSnapshotReque
     const obj: any = {};
     if (message.orgIds?.length) {
       obj.orgIds = message.orgIds;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -3328,12 +3405,22 @@ export const GetRevocationSnapshotRequest: MessageFns<GetRevocationSnapshotReque
   fromPartial<I extends Exact<DeepPartial<GetRevocationSnapshotRequest>, I>>(object: I): GetRevocationSnapshotRequest {
     const message = createBaseGetRevocationSnapshotRequest();
     message.orgIds = object.orgIds?.map((e) => e) || [];
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
     return message;
   },
 };
 
 function createBaseGetRevocationSnapshotResponse(): GetRevocationSnapshotResponse {
-  return { cursor: "", globalVersion: "0", userVersions: [], revokedSessions: [], revokedKids: [], window: undefined };
+  return {
+    cursor: "",
+    globalVersion: "0",
+    userVersions: [],
+    revokedSessions: [],
+    revokedKids: [],
+    window: undefined,
+    nextPageToken: "",
+  };
 }
 
 export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResponse> = {
@@ -3355,6 +3442,9 @@ export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResp
     }
     if (message.window !== undefined) {
       Duration.encode(message.window, writer.uint32(50).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(58).string(message.nextPageToken);
     }
     return writer;
   },
@@ -3420,6 +3510,14 @@ export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResp
             message.window = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3456,6 +3554,11 @@ export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResp
         ? object.revoked_kids.map((e: any) => globalThis.String(e))
         : [],
       window: isSet(object.window) ? Duration.fromJSON(object.window) : undefined,
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
     };
   },
 
@@ -3479,6 +3582,9 @@ export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResp
     if (message.window !== undefined) {
       obj.window = Duration.toJSON(message.window);
     }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
     return obj;
   },
 
@@ -3497,6 +3603,7 @@ export const GetRevocationSnapshotResponse: MessageFns<GetRevocationSnapshotResp
     message.window = (object.window !== undefined && object.window !== null)
       ? Duration.fromPartial(object.window)
       : undefined;
+    message.nextPageToken = object.nextPageToken ?? "";
     return message;
   },
 };
@@ -4074,6 +4181,7 @@ function createBaseRevocationEvent(): RevocationEvent {
     activeOrgId: "",
     kid: "",
     caller: "",
+    orgIds: [],
   };
 }
 
@@ -4108,6 +4216,9 @@ export const RevocationEvent: MessageFns<RevocationEvent> = {
     }
     if (message.caller !== "") {
       writer.uint32(82).string(message.caller);
+    }
+    for (const v of message.orgIds) {
+      writer.uint32(90).string(v!);
     }
     return writer;
   },
@@ -4205,6 +4316,14 @@ export const RevocationEvent: MessageFns<RevocationEvent> = {
             message.caller = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.orgIds.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4245,6 +4364,11 @@ export const RevocationEvent: MessageFns<RevocationEvent> = {
         : "",
       kid: isSet(object.kid) ? globalThis.String(object.kid) : "",
       caller: isSet(object.caller) ? globalThis.String(object.caller) : "",
+      orgIds: globalThis.Array.isArray(object?.orgIds)
+        ? object.orgIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.org_ids)
+        ? object.org_ids.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -4280,6 +4404,9 @@ export const RevocationEvent: MessageFns<RevocationEvent> = {
     if (message.caller !== "") {
       obj.caller = message.caller;
     }
+    if (message.orgIds?.length) {
+      obj.orgIds = message.orgIds;
+    }
     return obj;
   },
 
@@ -4298,6 +4425,7 @@ export const RevocationEvent: MessageFns<RevocationEvent> = {
     message.activeOrgId = object.activeOrgId ?? "";
     message.kid = object.kid ?? "";
     message.caller = object.caller ?? "";
+    message.orgIds = object.orgIds?.map((e) => e) || [];
     return message;
   },
 };
@@ -4710,8 +4838,11 @@ export const TokenServiceService = {
    * can only reject tokens that have expired anyway), revoked signing keys,
    * and the cursor to follow the feed from. Events after that cursor may
    * repeat what the snapshot holds; applying them again is harmless.
+   * Paged (page_size / page_token → next_page_token): read every page, then
+   * watch from the cursor, which is the first page's on every page; a page
+   * read later may already hold changes after it, which the feed repeats.
    * Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-   * caller's policy.
+   * caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
    */
   getRevocationSnapshot: {
     path: "/sessionauthority.v1.TokenService/GetRevocationSnapshot" as const,
@@ -4852,8 +4983,11 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
    * can only reject tokens that have expired anyway), revoked signing keys,
    * and the cursor to follow the feed from. Events after that cursor may
    * repeat what the snapshot holds; applying them again is harmless.
+   * Paged (page_size / page_token → next_page_token): read every page, then
+   * watch from the cursor, which is the first page's on every page; a page
+   * read later may already hold changes after it, which the feed repeats.
    * Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-   * caller's policy.
+   * caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
    */
   getRevocationSnapshot: handleUnaryCall<GetRevocationSnapshotRequest, GetRevocationSnapshotResponse>;
   /**
@@ -5128,8 +5262,11 @@ export interface TokenServiceClient extends Client {
    * can only reject tokens that have expired anyway), revoked signing keys,
    * and the cursor to follow the feed from. Events after that cursor may
    * repeat what the snapshot holds; applying them again is harmless.
+   * Paged (page_size / page_token → next_page_token): read every page, then
+   * watch from the cursor, which is the first page's on every page; a page
+   * read later may already hold changes after it, which the feed repeats.
    * Idempotent. Errors: PERMISSION_DENIED for organisations outside the
-   * caller's policy.
+   * caller's policy, INVALID_ARGUMENT for a bad page_size or page_token.
    */
   getRevocationSnapshot(
     request: GetRevocationSnapshotRequest,
