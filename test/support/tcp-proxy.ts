@@ -13,18 +13,21 @@ export interface TcpProxy {
   mode: ProxyMode;
   cut(): void;
   restore(): void;
+  /** Forward new connections to another port (a restarted server), dropping the open ones. */
+  retarget(port: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   let mode: ProxyMode = "forward";
+  let target = targetPort;
   const server = net.createServer((inbound) => {
     sockets.add(inbound);
     inbound.on("close", () => sockets.delete(inbound));
     inbound.on("error", () => inbound.destroy());
     if (mode === "blackhole") return;
-    const outbound = net.connect(targetPort, "127.0.0.1");
+    const outbound = net.connect(target, "127.0.0.1");
     sockets.add(outbound);
     outbound.on("close", () => {
       sockets.delete(outbound);
@@ -56,6 +59,10 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     restore() {
       mode = "forward";
       // Held connections carry nothing; dropping them makes the client dial again.
+      dropAll();
+    },
+    retarget(port: number) {
+      target = port;
       dropAll();
     },
     async close() {
