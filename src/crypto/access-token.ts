@@ -1,9 +1,13 @@
 import { SignJWT } from "jose";
 import type { SigningKey } from "./signing-key.js";
 
-/** Claim names the server sets itself; callers may not supply them as extras. */
+/**
+ * Claim names the server sets itself; callers may not supply them as extras.
+ * `client_id` is RFC 9068's: a resource server trusts it to name the caller
+ * that created the session, so no caller may write another's name there.
+ */
 export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
-  "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "tv", "gv", "org", "cnf", "azp", "amr", "acr", "auth_time",
+  "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "tv", "gv", "org", "cnf", "azp", "amr", "acr", "auth_time", "client_id",
 ]);
 
 export interface AccessTokenClaims {
@@ -11,6 +15,8 @@ export interface AccessTokenClaims {
   readonly audience: string;
   readonly userId: string;
   readonly sessionId: string;
+  /** RFC 9068 `client_id`: the caller that created the session. */
+  readonly clientId: string;
   readonly jti: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
@@ -29,6 +35,7 @@ export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims
   const payload: Record<string, unknown> = {
     ...claims.extraClaims,
     sid: claims.sessionId,
+    client_id: claims.clientId,
     tv: Number(claims.tokenVersion),
     gv: Number(claims.globalVersion),
     auth_time: seconds(claims.authTime),
@@ -37,6 +44,7 @@ export async function signAccessToken(key: SigningKey, claims: AccessTokenClaims
   if (claims.amr.length > 0) payload["amr"] = [...claims.amr];
   if (claims.acr !== null) payload["acr"] = claims.acr;
   return new SignJWT(payload)
+    // RFC 9068 §2.1: `at+jwt`, so an access token is never taken for an ID token.
     .setProtectedHeader({ alg: key.algorithm, kid: key.kid, typ: "at+jwt" })
     .setIssuer(claims.issuer)
     .setAudience(claims.audience)

@@ -35,6 +35,7 @@ export class TokenIssuer {
       audience: this.settings.audience,
       userId: session.userId,
       sessionId: session.id,
+      clientId: session.createdBy,
       jti: accessTokenJti(refreshTokenId, this.random(8)),
       issuedAt,
       expiresAt,

@@ -24,6 +24,7 @@ function toClaimsMessage(payload: JWTPayload & Record<string, unknown>, sessionI
   return {
     user_id: payload.sub ?? "",
     session_id: sessionId,
+    client_id: typeof payload["client_id"] === "string" ? payload["client_id"] : "",
     active_org_id: typeof payload["org"] === "string" ? payload["org"] : "",
     jti: payload.jti ?? "",
     issuer: payload.iss ?? "",

@@ -1,6 +1,6 @@
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { failure } from "../support/clients.js";
+import { apiKeyMetadata, apiKeysSetting, failure } from "../support/clients.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 
 const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
@@ -69,6 +69,26 @@ describe("access tokens", () => {
     t.clock.advance(-5 * 60_000);
     expect(await reasonFor(fromTheFuture)).toBe("TOKEN_ISSUED_IN_FUTURE");
     t.clock.advance(5 * 60_000);
+  });
+
+  it("name the caller that created the session in RFC 9068's client_id, after refreshes and whoever verifies", async () => {
+    const loginKey = "login-service-key-c1d9";
+    const gatewayKey = "api-gateway-key-8e2b";
+    const keyed = await startTestService({ API_KEYS: apiKeysSetting({ "login-service": loginKey, "api-gateway": gatewayKey }) });
+    try {
+      const created = await keyed.session("CreateSession", { user_id: "client-id-user" }, apiKeyMetadata(loginKey));
+      const first = created.tokens?.access_token ?? "";
+      expect(decodeProtectedHeader(first).typ).toBe("at+jwt");
+      expect(decodeJwt(first)["client_id"]).toBe("login-service");
+      const refreshed = await keyed.token("RefreshTokens", { refresh_token: created.tokens?.refresh_token ?? "" }, apiKeyMetadata(loginKey));
+      expect(decodeJwt(refreshed.tokens?.access_token ?? "")["client_id"]).toBe("login-service");
+      const verified = await keyed.token("VerifyAccessToken", { access_token: refreshed.tokens?.access_token ?? "" }, apiKeyMetadata(gatewayKey));
+      expect(verified.claims).toMatchObject({ user_id: "client-id-user", client_id: "login-service" });
+      // A reserved name is the server's alone, so it is never an extra claim either.
+      expect(verified.claims?.extra_claims?.fields ?? {}).not.toHaveProperty("client_id");
+    } finally {
+      await keyed.stop();
+    }
   });
 
   for (const algorithm of ["ES256", "RS256"] as const) {

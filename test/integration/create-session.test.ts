@@ -56,10 +56,12 @@ describe("CreateSession", () => {
       audience: "platform",
       currentDate: t.clock.now(),
     });
-    expect(protectedHeader).toMatchObject({ alg: "EdDSA", kid: jwks.keys[0]?.kid });
+    // RFC 9068: typed as an access token, naming the client (the caller that created the session).
+    expect(protectedHeader).toMatchObject({ alg: "EdDSA", kid: jwks.keys[0]?.kid, typ: "at+jwt" });
     expect(payload).toMatchObject({
       sub: "user-1",
       sid: session?.session_id,
+      client_id: "anonymous",
       org: "org-a",
       tv: 0,
       gv: 0,
@@ -86,7 +88,7 @@ describe("CreateSession", () => {
   });
 
   it("refuses reserved claim names with INVALID_ARGUMENT and reason RESERVED_CLAIM", async () => {
-    for (const name of ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "tv", "gv", "org", "cnf", "azp", "amr", "acr", "auth_time"]) {
+    for (const name of ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "tv", "gv", "org", "cnf", "azp", "amr", "acr", "auth_time", "client_id"]) {
       const failed = await failure(create({ user_id: "user-2", extra_claims: { fields: { [name]: { stringValue: "x" } } } }));
       expect(failed.codeName).toBe("INVALID_ARGUMENT");
       expect(failed.errorInfo).toEqual({ reason: "RESERVED_CLAIM", domain: "sessionauthority", metadata: { field: "extra_claims", claim: name } });

@@ -274,7 +274,15 @@ export interface AccessTokenClaims {
     | AuthenticationContext
     | undefined;
   /** The caller's extra claims. */
-  extraClaims: { [key: string]: any } | undefined;
+  extraClaims:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * `client_id` (RFC 9068): the caller that created the session, as
+   * Session.created_by names it; empty for tokens issued before the claim
+   * existed.
+   */
+  clientId: string;
 }
 
 /** Request for TokenService.RevokeRefreshToken. */
@@ -1094,6 +1102,7 @@ function createBaseAccessTokenClaims(): AccessTokenClaims {
     globalVersion: "0",
     authentication: undefined,
     extraClaims: undefined,
+    clientId: "",
   };
 }
 
@@ -1134,6 +1143,9 @@ export const AccessTokenClaims: MessageFns<AccessTokenClaims> = {
     }
     if (message.extraClaims !== undefined) {
       Struct.encode(Struct.wrap(message.extraClaims), writer.uint32(98).fork()).join();
+    }
+    if (message.clientId !== "") {
+      writer.uint32(106).string(message.clientId);
     }
     return writer;
   },
@@ -1247,6 +1259,14 @@ export const AccessTokenClaims: MessageFns<AccessTokenClaims> = {
             message.extraClaims = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.clientId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1305,6 +1325,11 @@ export const AccessTokenClaims: MessageFns<AccessTokenClaims> = {
         : isObject(object.extra_claims)
         ? object.extra_claims
         : undefined,
+      clientId: isSet(object.clientId)
+        ? globalThis.String(object.clientId)
+        : isSet(object.client_id)
+        ? globalThis.String(object.client_id)
+        : "",
     };
   },
 
@@ -1346,6 +1371,9 @@ export const AccessTokenClaims: MessageFns<AccessTokenClaims> = {
     if (message.extraClaims !== undefined) {
       obj.extraClaims = message.extraClaims;
     }
+    if (message.clientId !== "") {
+      obj.clientId = message.clientId;
+    }
     return obj;
   },
 
@@ -1368,6 +1396,7 @@ export const AccessTokenClaims: MessageFns<AccessTokenClaims> = {
       ? AuthenticationContext.fromPartial(object.authentication)
       : undefined;
     message.extraClaims = object.extraClaims ?? undefined;
+    message.clientId = object.clientId ?? "";
     return message;
   },
 };
