@@ -33,6 +33,12 @@ const envSchema = z.object({
   GRPC_PORT: port(50051),
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   HTTP_PORT: port(8080),
+  // Where callers reach the side port (a proxy, an Ingress, a path prefix it strips); the discovery documents' jwks_uri is built on it.
+  PUBLIC_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((text) => !/[?#]/.test(text), "must have no query or fragment")
+    .transform((text) => text.replace(/\/+$/, ""))
+    .optional(),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TOKEN_ISSUER: z.string().min(1).default("session-authority"),
   TOKEN_AUDIENCE: z.string().min(1).default("platform"),
@@ -110,7 +116,12 @@ export interface Config {
     readonly port: number;
     readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined; readonly reloadIntervalMs: number } | undefined;
   };
-  readonly http: { readonly host: string; readonly port: number };
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    /** PUBLIC_BASE_URL without a trailing slash; undefined: the discovery documents use each request's Host. */
+    readonly publicBaseUrl: string | undefined;
+  };
   readonly logLevel: string;
   /** Traces over OTLP/HTTP; undefined (off) unless an endpoint is set. */
   readonly tracing: { readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly serviceName: string; readonly sampleRatio: number } | undefined;
@@ -184,7 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE },
     grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT, tls: tlsOf(e) },
-    http: { host: e.HTTP_HOST, port: e.HTTP_PORT },
+    http: { host: e.HTTP_HOST, port: e.HTTP_PORT, publicBaseUrl: e.PUBLIC_BASE_URL },
     logLevel: e.LOG_LEVEL,
     tokens: {
       issuer: e.TOKEN_ISSUER,

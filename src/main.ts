@@ -209,6 +209,7 @@ async function startServers(
       registry,
       jwks: () => ({ keys: deps.keyRing.publicKeys() }),
       jwksMaxAgeSeconds: Math.floor(config.signingKeys.jwksMaxAgeMs / 1000),
+      discovery: { issuer: config.tokens.issuer, publicBaseUrl: config.http.publicBaseUrl },
       health: () => healthStatuses(availability()),
     },
     config.http.host,

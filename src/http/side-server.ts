@@ -2,12 +2,15 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { ServingStatus } from "../availability.js";
+import { baseUrlOf, DISCOVERY_PATHS, discoveryDocument, JWKS_PATH, type DiscoverySettings } from "./discovery.js";
 
 export interface SideServerHandlers {
   readonly registry: Registry;
   /** Public keys as a JWK Set document. */
-  jwks(): object;
+  jwks(): { readonly keys: readonly { readonly alg?: string | undefined }[] };
   readonly jwksMaxAgeSeconds: number;
+  /** What the discovery documents publish. */
+  readonly discovery: DiscoverySettings;
   /** Health by name, as gRPC health reports it. */
   health(): ReadonlyMap<string, ServingStatus>;
 }
@@ -34,7 +37,8 @@ function readiness(health: ReadonlyMap<string, ServingStatus>, service: string |
 }
 
 /**
- * The HTTP side port: Prometheus metrics, probes and the JWKS. Liveness
+ * The HTTP side port: Prometheus metrics, probes, the JWKS and the discovery
+ * documents that point stock verifiers at it. Liveness
  * (/healthz) never touches the database, so a database blip does not make
  * an orchestrator restart every replica.
  */
@@ -63,12 +67,20 @@ export function startSideServer(handlers: SideServerHandlers, host: string, port
           () => send(500, "text/plain", "metrics unavailable\n"),
         );
         return;
-      case "/.well-known/jwks.json":
+      case JWKS_PATH:
         return send(200, "application/jwk-set+json", JSON.stringify(handlers.jwks()), {
           "cache-control": `public, max-age=${handlers.jwksMaxAgeSeconds}`,
         });
-      default:
-        return send(404, "text/plain", "not found\n");
+      default: {
+        if (!DISCOVERY_PATHS.has(path)) return send(404, "text/plain", "not found\n");
+        const base = baseUrlOf(request, handlers.discovery.publicBaseUrl);
+        if (base === undefined) return send(400, "text/plain", "a Host header naming host[:port] is needed (or set PUBLIC_BASE_URL)\n");
+        const algorithms = handlers.jwks().keys.flatMap((key) => (key.alg === undefined ? [] : [key.alg]));
+        return send(200, "application/json", JSON.stringify(discoveryDocument(handlers.discovery.issuer, base, algorithms)), {
+          // As long as the JWKS: the document changes only when the key algorithms do.
+          "cache-control": `public, max-age=${handlers.jwksMaxAgeSeconds}`,
+        });
+      }
     }
   });
   return new Promise((resolve, reject) => {
