@@ -4,23 +4,13 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } f
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { has, install, installed, PYTHON, type Toolchain } from "../support/debian-toolchain.js";
 import { runCli, type ServiceProcess } from "../support/service-process.js";
 
 // The generated clients (`npm run generate:clients`) and their examples run
 // against a server started here. TypeScript needs only npm; Python and Go
 // need Debian's toolchains: installed with apt when missing, and those tests
 // skipped, saying so, when they cannot be.
-
-interface Toolchain {
-  readonly name: string;
-  readonly packages: readonly string[];
-  /** Whether the packages are there, so a failure after this point is a real one. */
-  readonly ready: () => boolean;
-}
-
-const PYTHON = "/usr/bin/python3";
-const has = (command: string) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
-const installed = (packages: readonly string[]) => spawnSync("dpkg", ["-s", ...packages], { stdio: "ignore" }).status === 0;
 
 const python: Toolchain = {
   name: "Python",
@@ -41,18 +31,6 @@ const go: Toolchain = {
   packages: GO_PACKAGES,
   ready: () => has("go") && installed(GO_PACKAGES),
 };
-
-/** Why a toolchain is missing and cannot be installed, or undefined once it is there. */
-function install(toolchain: Toolchain): string | undefined {
-  if (toolchain.ready()) return undefined;
-  if (!has("apt-get")) return "apt-get is not available";
-  if (process.getuid?.() !== 0) return "installing Debian packages needs root";
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const update = spawnSync("apt-get", ["update"], { env, encoding: "utf8" });
-  const result = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...toolchain.packages], { env, encoding: "utf8" });
-  if (result.status !== 0) return `apt-get install ${toolchain.packages.join(" ")} failed: ${(update.stderr + result.stderr).slice(-400)}`;
-  return toolchain.ready() ? undefined : `the ${toolchain.name} packages installed but are not usable`;
-}
 
 async function filesUnder(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>();
