@@ -4,6 +4,7 @@
 // handlers. Output goes to src/generated/proto, never edited by hand.
 import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync } from "node:fs";
+import path from "node:path";
 
 const out = "src/generated/proto";
 rmSync(out, { recursive: true, force: true });
@@ -28,6 +29,7 @@ execFileSync(
     "sessionauthority/v1/error_reason.proto",
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",
+    "envoy/service/auth/v3/external_auth.proto",
   ],
   { stdio: "inherit" },
 );
@@ -38,5 +40,6 @@ execFileSync(
 const clientProto = "clients/ts/proto";
 rmSync(clientProto, { recursive: true, force: true });
 cpSync("proto", clientProto, { recursive: true });
-cpSync("third_party", clientProto, { recursive: true });
+// Only Google's: Envoy's ext_authz protos serve the server's Check alone.
+cpSync("third_party/google", path.join(clientProto, "google"), { recursive: true });
 cpSync("clients/service-config.json", "clients/ts/service-config.json");
