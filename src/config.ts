@@ -5,6 +5,8 @@ import { z } from "zod";
 import type { SigningAlgorithm } from "./crypto/signing-key.js";
 import type { LifetimeSettings } from "./domain/lifetimes.js";
 import { parseDurationMs } from "./duration.js";
+import type { EdgeRoute } from "./domain/edge-routes.js";
+import { readEdgePolicy } from "./edge-policy-file.js";
 
 // The only reader of process.env: everything else receives a typed Config.
 
@@ -24,6 +26,13 @@ const duration = (fallback: string) =>
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 const count = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
 const sha256Hex = /^[0-9a-f]{64}$/;
+// A header Envoy may set on the upstream request: a lowercase token (RFC 9110), not one that routes or authenticates.
+const headerName = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((name) => name.toLowerCase())
+    .refine((name) => /^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(name) && !["authorization", "host", "cookie", "content-length", "transfer-encoding"].includes(name), "must be a header name (not authorization, host, cookie or a framing header)");
 
 const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
@@ -88,6 +97,11 @@ const envSchema = z.object({
   VERIFIED_TOKEN_CACHE_SIZE: count(10_000),
   SHUTDOWN_DRAIN_DELAY: duration("0s"),
   SHUTDOWN_TIMEOUT: duration("10s"),
+  EXT_AUTHZ_POLICY_FILE: z.string().min(1).optional(),
+  EXT_AUTHZ_REALM: z.string().min(1).regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, "must be printable ASCII without quotes or backslashes").default("session-authority"),
+  EXT_AUTHZ_SESSION_ID_HEADER: headerName("x-session-id"),
+  EXT_AUTHZ_USER_ID_HEADER: headerName("x-user-id"),
+  EXT_AUTHZ_ORG_ID_HEADER: headerName("x-org-id"),
 });
 
 export interface CallerKey {
@@ -172,6 +186,12 @@ export interface Config {
     readonly rateLimits: { readonly perSecond: number; readonly burst: number; readonly overrides: ReadonlyMap<string, number> };
   };
   readonly shutdown: { readonly drainDelayMs: number; readonly timeoutMs: number };
+  /** Envoy's ext_authz Check: which routes need what, and the headers it hands the upstream. */
+  readonly extAuthz: {
+    readonly routes: readonly EdgeRoute[];
+    readonly realm: string;
+    readonly headers: { readonly sessionId: string; readonly userId: string; readonly orgId: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -238,8 +258,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cliApiKey: e.CLI_API_KEY,
     callers: { ...callersOf(e.API_KEYS, e.POLICY_FILE, e.RATE_LIMIT, e.RATE_LIMIT_BURST), trustedProxies: parseTrustedProxies(e.TRUSTED_PROXIES) },
     shutdown: { drainDelayMs: e.SHUTDOWN_DRAIN_DELAY, timeoutMs: e.SHUTDOWN_TIMEOUT },
+    extAuthz: extAuthzOf(e),
     tracing: tracingOf(e),
   };
+}
+
+function extAuthzOf(e: z.infer<typeof envSchema>): Config["extAuthz"] {
+  const headers = { sessionId: e.EXT_AUTHZ_SESSION_ID_HEADER, userId: e.EXT_AUTHZ_USER_ID_HEADER, orgId: e.EXT_AUTHZ_ORG_ID_HEADER };
+  if (new Set(Object.values(headers)).size !== 3) {
+    throw new ConfigError("invalid configuration: EXT_AUTHZ_SESSION_ID_HEADER, EXT_AUTHZ_USER_ID_HEADER, EXT_AUTHZ_ORG_ID_HEADER: must be three different headers");
+  }
+  let routes: EdgeRoute[] = [];
+  try {
+    if (e.EXT_AUTHZ_POLICY_FILE !== undefined) routes = readEdgePolicy(e.EXT_AUTHZ_POLICY_FILE);
+  } catch (error) {
+    throw new ConfigError(`invalid configuration: EXT_AUTHZ_POLICY_FILE: ${(error as Error).message}`);
+  }
+  return { routes, realm: e.EXT_AUTHZ_REALM, headers };
 }
 
 // As the OpenTelemetry specification reads them: a per-signal endpoint is

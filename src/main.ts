@@ -193,7 +193,7 @@ async function startServers(
   stopBackground: () => Promise<void>,
 ) {
   const { allowAnonymous, tlsFiles } = transport;
-  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, registry, callLog, transport.tracer);
+  const { server, health, revocationStreams } = buildGrpcServer(deps, logger, { ...config.callers, allowAnonymous }, config.extAuthz, registry, callLog, transport.tracer);
   const grpcPort = await bindGrpcServer(server, config.grpc.host, config.grpc.port, tlsFiles?.credentials());
   tlsFiles?.start();
   let serving = true;

@@ -7,6 +7,7 @@ import { packageRoot } from "../package-root.js";
 import type { ProtoGrpcType as SessionServiceProto } from "../generated/proto/types/session_service.js";
 import type { ProtoGrpcType as TokenServiceProto } from "../generated/proto/types/token_service.js";
 import type { ProtoGrpcType as AuditServiceProto } from "../generated/proto/types/audit_service.js";
+import type { ProtoGrpcType as ExternalAuthProto } from "../generated/proto/types/external_auth.js";
 
 // Handlers are built from the .proto files; field names keep their proto
 // spelling (user_id), the same as in every other language's client.
@@ -25,11 +26,13 @@ export const packageDefinition = protoLoader.loadSync(
     "sessionauthority/v1/token_service.proto",
     "sessionauthority/v1/audit_service.proto",
     "sessionauthority/v1/error_reason.proto",
+    // Envoy's ext_authz API (vendored in third_party/envoy), served beside ours for the mesh edge.
+    "envoy/service/auth/v3/external_auth.proto",
   ],
   loaderOptions,
 );
 
-type Services = SessionServiceProto & TokenServiceProto & AuditServiceProto;
+type Services = SessionServiceProto & TokenServiceProto & AuditServiceProto & ExternalAuthProto;
 export const services = grpc.loadPackageDefinition(packageDefinition) as unknown as Services;
 
 // Reflection is served from the descriptor set `buf build` writes with every

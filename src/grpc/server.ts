@@ -15,6 +15,7 @@ import { withTolerantDecoding } from "./malformed-request.js";
 import { reflectionPackageDefinition, services } from "./proto.js";
 import { auditServiceHandlers } from "./audit-service.js";
 import { denialAuditInterceptor } from "./interceptors/denial-audit.js";
+import { extAuthzHandlers, type ExtAuthzSettings } from "./ext-authz-service.js";
 import { sessionServiceHandlers } from "./session-service.js";
 import { RevocationStreams } from "./revocation-streams.js";
 import { tokenServiceHandlers } from "./token-service.js";
@@ -32,6 +33,7 @@ export function buildGrpcServer(
   deps: Dependencies,
   logger: Logger,
   auth: CallerAuthOptions & { readonly rateLimits: RateLimits },
+  extAuthz: ExtAuthzSettings,
   registry: Registry,
   callLog: Logger = logger,
   tracer?: Tracer,
@@ -54,6 +56,8 @@ export function buildGrpcServer(
   const revocationStreams = new RevocationStreams(deps, logger);
   server.addService(withTolerantDecoding(v1.TokenService.service), tokenServiceHandlers(deps, logger, auth.policy, revocationStreams));
   server.addService(withTolerantDecoding(v1.AuditService.service), auditServiceHandlers(deps, logger));
+  // Envoy's ext_authz, behind the same caller check and policy as every RPC.
+  server.addService(withTolerantDecoding(services.envoy.service.auth.v3.Authorization.service), extAuthzHandlers(deps, logger, extAuthz));
   const health = new HealthImplementation(Object.fromEntries(HEALTH_NAMES.map((name) => [name, "NOT_SERVING"])));
   health.addToServer(server);
   new ReflectionService(reflectionPackageDefinition).addToServer(server);
