@@ -10,7 +10,10 @@ export const SERVICE_NAMES = ["sessionauthority.v1.SessionService", "sessionauth
 /** The health name of VerifyAccessToken (and the JWKS), which outlive a database outage for a while. */
 export const VERIFICATION_HEALTH_NAME = "sessionauthority.v1.TokenService/VerifyAccessToken";
 
-export const HEALTH_NAMES = ["", ...SERVICE_NAMES, VERIFICATION_HEALTH_NAME] as const;
+/** Envoy's ext_authz Check answers whenever VerifyAccessToken does: its cluster's gRPC health check asks for this name. */
+export const EXT_AUTHZ_HEALTH_NAME = "envoy.service.auth.v3.Authorization";
+
+export const HEALTH_NAMES = ["", ...SERVICE_NAMES, VERIFICATION_HEALTH_NAME, EXT_AUTHZ_HEALTH_NAME] as const;
 
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
@@ -35,5 +38,6 @@ export function healthStatuses(availability: Availability): ReadonlyMap<string, 
     // Reading the audit log needs the database, not writes.
     ["sessionauthority.v1.AuditService", status(availability.databaseReachable)],
     [VERIFICATION_HEALTH_NAME, status(availability.verificationUsable)],
+    [EXT_AUTHZ_HEALTH_NAME, status(availability.verificationUsable)],
   ]);
 }

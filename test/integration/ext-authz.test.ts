@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthorizationClient } from "../../src/generated/proto/types/envoy/service/auth/v3/Authorization.js";
 import type { CheckResponse__Output } from "../../src/generated/proto/types/envoy/service/auth/v3/CheckResponse.js";
 import { apiKeyMetadata, apiKeysSetting, failure } from "../support/clients.js";
+import { healthCheck } from "../support/health.js";
 import { writePolicyFile } from "../support/policy-file.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 import { waitUntil } from "../support/wait.js";
@@ -233,6 +234,10 @@ describe("Envoy ext_authz Check", () => {
     expect([none.codeName, none.errorInfo?.reason]).toEqual(["UNAUTHENTICATED", "CALLER_UNAUTHENTICATED"]);
     const other = await failure(check({}, OTHER_KEY));
     expect([other.codeName, other.errorInfo?.reason]).toEqual(["PERMISSION_DENIED", "CALLER_NOT_ALLOWED"]);
+  });
+
+  it("reports health under the service's name, for Envoy's cluster health check", async () => {
+    expect(await healthCheck(t.service.grpcPort, "envoy.service.auth.v3.Authorization")).toBe("SERVING");
   });
 
   it("answers a request that is not a CheckRequest with INVALID_ARGUMENT, and an empty one with a 401 denial", async () => {
