@@ -1,4 +1,17 @@
 export { SessionVerifier, type Verification, type VerifierOptions } from "./verifier.js";
+export {
+  authenticateBearer,
+  bearerMiddleware,
+  fastifyBearerHook,
+  type BearerOptions,
+  type BearerOutcome,
+  type BearerRequest,
+  type BearerResponse,
+  type FastifyBearerReply,
+  type FastifyBearerRequest,
+  type SessionClaims,
+  type TokenVerifier,
+} from "./middleware.js";
 export { factOf, RevocationState, type RevocationFact, type RevocationSnapshotFacts, type RevocationVerdict, type TokenFacts } from "./revocation-state.js";
 export { timeVerdict, VerifiedTokens, type TimeVerdict, type VerifiedToken } from "./verified-tokens.js";
 export { apiKeyMetadata, channelOptions, createClients, errorInfo, errorReason, serviceConfig, unary, type Clients } from "./client.js";
