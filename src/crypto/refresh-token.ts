@@ -58,12 +58,28 @@ export function looksLikeRefreshToken(text: string): boolean {
 
 /**
  * The successor of a rotated token is derived, not drawn: HMAC(grace key,
- * parent secret ‖ parent id). A client retrying a refresh whose response it
+ * "rotation-v2" ‖ 0 ‖ parent secret). A client retrying a refresh whose response it
  * lost gets the very same successor, and no secret is ever stored to make
  * that possible (the database keeps only the successor's hash).
  */
-export function deriveSuccessor(graceKey: Buffer, parentToken: string, parentId: string): IssuedRefreshToken {
+export function deriveSuccessor(graceKey: Buffer, parentToken: string): IssuedRefreshToken {
+  // From the parent's secret alone (unique: 256 random bits, or a unique imported hash), so it can be
+  // computed before the parent's row is read and the rotation be one statement.
+  const secret = createHmac("sha256", graceKey).update("rotation-v2\u0000").update(parentToken).digest();
+  return successorOf(parentToken, secret);
+}
+
+/**
+ * The successor as tokens rotated before v2 derived it (with the parent's
+ * id): a grace retry of a token rotated by an older release still gets the
+ * successor that release stored.
+ */
+export function deriveSuccessorV1(graceKey: Buffer, parentToken: string, parentId: string): IssuedRefreshToken {
   const secret = createHmac("sha256", graceKey).update(parentToken).update("\u0000").update(parentId).digest();
+  return successorOf(parentToken, secret);
+}
+
+function successorOf(parentToken: string, secret: Buffer): IssuedRefreshToken {
   // A legacy parent keeps its family in the legacy form, so a grace retry
   // spanning the upgrade still derives the very successor that was stored.
   const token = legacy.test(parentToken) ? REFRESH_TOKEN_PREFIX + secret.toString("base64url") : tokenOf(secret);

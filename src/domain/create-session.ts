@@ -55,54 +55,51 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
   const sessionId = randomUUID();
   const refresh = idempotencyKey === null ? deps.tokens.refreshToken() : deriveLoginToken(deps.graceKey, sessionId, idempotencyKey);
 
-  const outcome = await deps.store.transaction(async (repos) => {
-    const { tokenVersion, globalVersion } = await repos.sessions.lockUser(userId);
-    if (idempotencyKey !== null) {
-      const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey);
-      if (earlier !== null && earlier.createdAt.getTime() >= now.getTime() - IDEMPOTENCY_WINDOW_MS) {
-        // A key is one login by one caller; another caller never gets that session.
-        if (earlier.createdBy !== caller.id) {
-          throw invalidArgument("idempotency_key", "was already used for another login of this user");
+  // A login that needs nothing read first (no retry to recognise, no limit to enforce) is one statement.
+  const needsUserLock = idempotencyKey !== null || deps.settings.maxActivePerUser > 0;
+  const outcome = await deps.store.transaction(
+    async (repos) => {
+      if (needsUserLock) {
+        const { tokenVersion, globalVersion } = await repos.sessions.lockUser(userId);
+        if (idempotencyKey !== null) {
+          const earlier = await repos.sessions.findByIdempotencyKey(userId, idempotencyKey);
+          if (earlier !== null && earlier.createdAt.getTime() >= now.getTime() - IDEMPOTENCY_WINDOW_MS) {
+            // A key is one login by one caller; another caller never gets that session.
+            if (earlier.createdBy !== caller.id) {
+              throw invalidArgument("idempotency_key", "was already used for another login of this user");
+            }
+            return replay(deps, repos, earlier, idempotencyKey, now);
+          }
+          // Past its window the key protects nothing; the retention sweep may not have freed it yet.
+          if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
         }
-        return replay(deps, repos, earlier, idempotencyKey, now);
+        await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller, { tokenVersion, globalVersion });
       }
-      // Past its window the key protects nothing; the retention sweep may not have freed it yet.
-      if (earlier !== null) await repos.sessions.forgetIdempotencyKey(earlier.id);
-    }
-    await enforceSessionLimit(repos, deps.settings.maxActivePerUser, userId, now, caller, { tokenVersion, globalVersion });
-    const session = await repos.sessions.insert({
-      id: sessionId,
-      userId,
-      ...fields,
-      ipAddress,
-      isTrusted: input.isTrusted,
-      ...authentication,
-      extraClaims,
-      createdBy: caller.id,
-      idempotencyKey,
-      tokenVersion,
-      globalVersion,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + lifetimes.sessionMs),
-      refreshTtlSeconds: Math.ceil(lifetimes.refreshMs / 1000),
-    });
-    const refreshExpiresAt = refreshExpiry(session, now, lifetimes.refreshMs);
-    const refreshTokenId = randomUUID();
-    await repos.refreshTokens.insert({
-      id: refreshTokenId,
-      sessionId: session.id,
-      parentId: null,
-      hash: refresh.hash,
-      tokenVersion,
-      globalVersion,
-      issuedAt: now,
-      expiresAt: refreshExpiresAt,
-    });
-    await repos.events.record([
-      { kind: "session_created", sessionId: session.id, userId, orgId: session.activeOrgId, reason: "login", caller: caller.id },
-    ]);
-    return { session, refreshToken: refresh.token, refreshExpiresAt, refreshTokenId, replayed: false };
-  });
+      const expiresAt = new Date(now.getTime() + lifetimes.sessionMs);
+      const refreshExpiresAt = new Date(Math.min(now.getTime() + lifetimes.refreshMs, expiresAt.getTime()));
+      const refreshTokenId = randomUUID();
+      const session = await repos.sessions.insertLogin(
+        {
+          id: sessionId,
+          userId,
+          ...fields,
+          ipAddress,
+          isTrusted: input.isTrusted,
+          ...authentication,
+          extraClaims,
+          createdBy: caller.id,
+          idempotencyKey,
+          createdAt: now,
+          expiresAt,
+          refreshTtlSeconds: Math.ceil(lifetimes.refreshMs / 1000),
+        },
+        { id: refreshTokenId, hash: refresh.hash, expiresAt: refreshExpiresAt },
+      );
+      repos.events.written([{ kind: "session_created", sessionId: session.id, userId, orgId: session.activeOrgId, reason: "login", caller: caller.id }]);
+      return { session, refreshToken: refresh.token, refreshExpiresAt, refreshTokenId, replayed: false };
+    },
+    { deadlineInFirstStatement: !needsUserLock },
+  );
 
   const access = await deps.tokens.accessToken(outcome.session, lifetimes.accessMs, outcome.refreshTokenId);
   return {
@@ -115,10 +112,6 @@ export async function createSession(deps: Dependencies, caller: Caller, input: C
       refreshTokenExpiresAt: outcome.refreshExpiresAt,
     },
   };
-}
-
-function refreshExpiry(session: SessionRecord, now: Date, refreshMs: number): Date {
-  return new Date(Math.min(now.getTime() + refreshMs, session.expiresAt.getTime()));
 }
 
 /**

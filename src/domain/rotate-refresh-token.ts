@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { deriveSuccessor, hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
+import { deriveSuccessor, deriveSuccessorV1, hashRefreshToken, looksLikeRefreshToken } from "../crypto/refresh-token.js";
 import type { SessionRecord } from "../store/records.js";
 import type { LockedRefreshToken } from "../store/rotation-repository.js";
 import type { Repositories } from "../store/store.js";
@@ -89,49 +89,55 @@ async function rotate(deps: Dependencies, caller: Caller, input: RotateInput): P
   const client = userAgent === null && ipAddress === null ? null : createHash("sha256").update(`${userAgent ?? ""}\n${ipAddress ?? ""}`).digest();
   const presentedHash = hashRefreshToken(input.refreshToken);
 
-  const outcome = await deps.store.transaction(async (repos): Promise<Outcome> => {
-    const token = await repos.rotation.lockByHash(presentedHash);
-    if (token === null) return failed(unknownToken());
-    // A token presented through another service, or for another user or
-    // organisation, looks exactly like an unknown one: the answer must not
-    // confirm that it exists or whose it is.
-    const mismatch =
-      token.sessionCreatedBy !== caller.id
-        ? "presented by a caller other than the one that created its session"
-        : expectedUserId !== null && expectedUserId !== token.userId
-          ? "presented for another user"
-          : expectedOrgId !== null && expectedOrgId !== token.sessionActiveOrgId
-            ? "presented for another organisation"
-            : undefined;
-    if (mismatch !== undefined) return failed(unknownToken(`refresh token of session ${token.sessionId} ${mismatch}`));
-    if (token.revokedAt !== null || token.sessionRevokedAt !== null) {
-      return failed(new DomainError("TOKEN_REVOKED", "the refresh token's session has ended"));
-    }
-    // A family killed by a version bump is revoked too (derived): its tokens,
-    // spent or not, are stale rather than reused.
-    if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) {
-      return failed(staleVersion());
-    }
-    const successor = deriveSuccessor(deps.graceKey, input.refreshToken, token.id);
-    if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, successor.token);
-    const stale = expiredOrStale(token);
-    if (stale !== undefined) return failed(stale);
-    // Cannot fail: the token is locked and was seen live.
-    if (!(await repos.rotation.markRotated(token.id, caller.id, client))) throw new Error("locked live token could not be rotated");
-    const successorId = randomUUID();
-    const { expiresAt } = await repos.rotation.insertSuccessor({
-      id: successorId,
-      sessionId: token.sessionId,
-      parentId: token.id,
-      hash: successor.hash,
-      tokenVersion: token.tokenVersion,
-      globalVersion: token.globalVersion,
-      refreshTtlSeconds: token.refreshTtlSeconds,
-      sessionExpiresAt: token.sessionExpiresAt,
-    });
-    const session = await repos.rotation.recordActivity(token.sessionId, ipAddress, switchOrg);
-    return { kind: "rotated", session, refreshToken: successor.token, refreshTokenId: successorId, refreshExpiresAt: expiresAt };
-  });
+  const successor = deriveSuccessor(deps.graceKey, input.refreshToken);
+  const successorId = randomUUID();
+
+  const outcome = await deps.store.transaction(
+    async (repos): Promise<Outcome> => {
+      // The common case in one statement; anything else is decided below on the row it locked.
+      const { token, rotated } = await repos.rotation.rotateIfLive({
+        hash: presentedHash,
+        caller: caller.id,
+        client,
+        expectedUserId,
+        expectedOrgId,
+        successorId,
+        successorHash: successor.hash,
+        ipAddress,
+        switchOrg,
+      });
+      if (token === null) return failed(unknownToken());
+      if (rotated !== null) {
+        return { kind: "rotated", session: rotated.session, refreshToken: successor.token, refreshTokenId: successorId, refreshExpiresAt: rotated.successorExpiresAt };
+      }
+      // A token presented through another service, or for another user or
+      // organisation, looks exactly like an unknown one: the answer must not
+      // confirm that it exists or whose it is.
+      const mismatch =
+        token.sessionCreatedBy !== caller.id
+          ? "presented by a caller other than the one that created its session"
+          : expectedUserId !== null && expectedUserId !== token.userId
+            ? "presented for another user"
+            : expectedOrgId !== null && expectedOrgId !== token.sessionActiveOrgId
+              ? "presented for another organisation"
+              : undefined;
+      if (mismatch !== undefined) return failed(unknownToken(`refresh token of session ${token.sessionId} ${mismatch}`));
+      if (token.revokedAt !== null || token.sessionRevokedAt !== null) {
+        return failed(new DomainError("TOKEN_REVOKED", "the refresh token's session has ended"));
+      }
+      // A family killed by a version bump is revoked too (derived): its tokens,
+      // spent or not, are stale rather than reused.
+      if (token.tokenVersion < token.currentTokenVersion || token.globalVersion < token.currentGlobalVersion) {
+        return failed(staleVersion());
+      }
+      if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, input.refreshToken);
+      const stale = expiredOrStale(token);
+      if (stale !== undefined) return failed(stale);
+      // The statement rotates every live, matching, unexpired token it locked.
+      throw new Error("a live token was neither rotated nor refused");
+    },
+    { deadlineInFirstStatement: true },
+  );
 
   if (outcome.kind === "failed") throw outcome.error;
   const { session } = outcome;
@@ -172,13 +178,20 @@ async function spentToken(
   caller: Caller,
   token: LockedRefreshToken,
   client: Buffer | null,
-  successorToken: string,
+  parentToken: string,
 ): Promise<Outcome> {
-  const decision = decideSpentToken(deps.settings, token, caller, client, await repos.rotation.liveSuccessor(token.id));
+  const live = await repos.rotation.liveSuccessor(token.id);
+  const decision = decideSpentToken(deps.settings, token, caller, client, live);
   if (decision.kind === "concurrent") {
     return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
   }
   if (decision.kind === "replay") {
+    // The successor as this release derives it, or as the release that rotated the token did.
+    const successorToken = [deriveSuccessor(deps.graceKey, parentToken), deriveSuccessorV1(deps.graceKey, parentToken, token.id)].find((candidate) =>
+      live?.hash.equals(candidate.hash),
+    )?.token;
+    // Not derivable (a successor drawn at random by an older release's login replay): nothing to hand back, and no theft either.
+    if (successorToken === undefined) return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
     const stale = expiredOrStale({ ...token, expiresAt: decision.successor.expiresAt });
     if (stale !== undefined) return failed(stale);
     if (decision.counted) await repos.rotation.countReplay(token.id);

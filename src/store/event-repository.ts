@@ -61,6 +61,11 @@ export class EventRepository {
     this.recorded.push(...events);
   }
 
+  /** Events another statement of this transaction wrote (SessionRepository.insertLogin): acted on after commit like recorded ones. */
+  written(events: readonly NewRevocationEvent[]): void {
+    this.recorded.push(...events);
+  }
+
   /**
    * Each session event names every organisation its session has acted for:
    * access tokens issued before an organisation switch still carry the old

@@ -1,7 +1,8 @@
 import type { Prisma as PrismaNamespace } from "../generated/prisma/client.js";
-import type { TransactionClient } from "./transaction.js";
+import type { RemainingTime, TransactionClient } from "./transaction.js";
 import type { Prisma } from "./database.js";
 import {
+  sessionFromSqlRow,
   toSessionRecord,
   userVersionSelect,
   type GlobalVersionState,
@@ -9,6 +10,7 @@ import {
   type SessionChanges,
   type SessionPageCursor,
   type SessionRecord,
+  type SessionSqlRow,
 } from "./records.js";
 
 type Db = Prisma | TransactionClient;
@@ -25,7 +27,10 @@ const notStale = (floor: VersionFloor) => ({ tokenVersion: { gte: floor.tokenVer
 
 /** Sessions and the rows that live and die with them. */
 export class SessionRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly remaining: RemainingTime = () => undefined,
+  ) {}
 
   /**
    * Creates the user's row if needed and locks it until the transaction ends:
@@ -115,21 +120,61 @@ export class SessionRepository {
     return Number(rows[0]?.active ?? 0n);
   }
 
-  async insert(session: NewSession): Promise<SessionRecord> {
-    const [row, global] = await Promise.all([
-      this.db.session.create({
-        data: {
-          ...session,
-          amr: [...session.amr],
-          extraClaims: session.extraClaims as PrismaNamespace.InputJsonObject,
-          lastIpAddress: session.ipAddress,
-          lastActivityAt: session.createdAt,
-        },
-        include: userVersionSelect,
-      }),
-      this.currentGlobal(),
-    ]);
-    return toSessionRecord(row, global);
+  /**
+   * A login as one statement: lock (or create) the user's row, stamp the
+   * session with the user's and the global version, insert it, its first
+   * refresh token and its session_created event. What used to be five round
+   * trips (and the user's lock held across them) is one. Raw because Prisma
+   * cannot chain inserts through a CTE. The caller's deadline travels in it
+   * as in RotationRepository.rotateIfLive: `lock_timeout` is set before the
+   * user's row is locked (another login of the same user may hold it), and
+   * `statement_timeout` for anything the transaction runs after.
+   */
+  async insertLogin(
+    session: Omit<NewSession, "tokenVersion" | "globalVersion">,
+    token: { readonly id: string; readonly hash: Buffer; readonly expiresAt: Date },
+  ): Promise<SessionRecord> {
+    const remaining = this.remaining();
+    const timeout = remaining === undefined ? null : String(Math.max(1, Math.ceil(remaining)));
+    const rows = await this.db.$queryRaw<SessionSqlRow[]>`
+      WITH u AS (
+        INSERT INTO users (user_id)
+        SELECT ${session.userId}
+        WHERE ${timeout}::text IS NULL OR (set_config('lock_timeout', ${timeout}, true) IS NOT NULL
+                                            AND set_config('statement_timeout', ${timeout}, true) IS NOT NULL)
+        ON CONFLICT (user_id) DO UPDATE SET updated_at = now()
+        RETURNING user_id, token_version, token_version_reason, token_version_bumped_at
+      ), g AS (
+        SELECT global_version, reason, bumped_at FROM global_state WHERE id = 1
+      ), s AS (
+        INSERT INTO sessions (id, user_id, active_org_id, device_name, user_agent, ip_address, last_ip_address, location, is_trusted,
+                              amr, acr, auth_time, extra_claims, created_by, idempotency_key, token_version, global_version,
+                              refresh_ttl_seconds, created_at, last_activity_at, expires_at)
+        SELECT ${session.id}::uuid, u.user_id, ${session.activeOrgId}, ${session.deviceName}, ${session.userAgent}, ${session.ipAddress},
+               ${session.ipAddress}, ${session.location}, ${session.isTrusted}, ${[...session.amr]}::text[], ${session.acr}, ${session.authTime},
+               ${JSON.stringify(session.extraClaims)}::jsonb, ${session.createdBy}, ${session.idempotencyKey}, u.token_version, g.global_version,
+               ${session.refreshTtlSeconds}, ${session.createdAt}, ${session.createdAt}, ${session.expiresAt}
+        FROM u, g
+        RETURNING *
+      ), t AS (
+        INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
+        SELECT ${token.id}::uuid, s.id, NULL, ${new Uint8Array(token.hash)}, s.token_version, s.global_version, ${session.createdAt}, ${token.expiresAt}
+        FROM s
+        RETURNING id
+      ), e AS (
+        INSERT INTO revocation_events (kind, session_id, user_id, org_id, org_ids, reason, caller)
+        SELECT 'session_created', s.id, s.user_id, s.active_org_id, s.org_ids, 'login', ${session.createdBy}
+        FROM s
+        RETURNING id
+      )
+      SELECT s.*, u.token_version AS user_token_version, u.token_version_reason AS user_token_version_reason,
+             u.token_version_bumped_at AS user_token_version_bumped_at,
+             g.global_version AS current_global_version, g.reason AS global_reason, g.bumped_at AS global_bumped_at
+      FROM s, u, g
+      WHERE EXISTS (SELECT 1 FROM t) AND EXISTS (SELECT 1 FROM e)`;
+    const row = rows[0];
+    if (row === undefined) throw new Error("the login statement inserted no session");
+    return sessionFromSqlRow(row);
   }
 
   /** Marks the given sessions revoked (those not already) and kills their live tokens. */

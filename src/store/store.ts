@@ -10,7 +10,7 @@ import { RotationRepository } from "./rotation-repository.js";
 import { SecretRepository } from "./secret-repository.js";
 import { SessionRepository } from "./session-repository.js";
 import { SigningKeyRepository } from "./signing-key-repository.js";
-import { inTransaction, translateDatabaseError, type TransactionClient } from "./transaction.js";
+import { inTransaction, translateDatabaseError, type RemainingTime, type TransactionClient } from "./transaction.js";
 import { VerificationRepository } from "./verification-repository.js";
 import { VersionRepository } from "./version-repository.js";
 
@@ -27,14 +27,14 @@ export interface Repositories {
   readonly imports: ImportRepository;
 }
 
-function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = []): Repositories {
+function repositoriesFor(client: Database["prisma"] | TransactionClient, recorded: NewRevocationEvent[] = [], remaining: RemainingTime = () => undefined): Repositories {
   const audit = new AuditRepository(client);
   return {
     audit,
-    sessions: new SessionRepository(client),
+    sessions: new SessionRepository(client, remaining),
     refreshTokens: new RefreshTokenRepository(client),
     signingKeys: new SigningKeyRepository(client),
-    rotation: new RotationRepository(client),
+    rotation: new RotationRepository(client, remaining),
     versions: new VersionRepository(client),
     secrets: new SecretRepository(client),
     verification: new VerificationRepository(client),
@@ -91,15 +91,26 @@ export class Store {
     this.shared.committedListeners.push(listener);
   }
 
-  /** Runs `work` in one transaction, retried on serialization conflicts. */
-  async transaction<T>(work: (repositories: Repositories) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction, retried on serialization conflicts.
+   * `deadlineInFirstStatement`: the work begins with a statement that carries
+   * the call's deadline itself (RotationRepository.rotateIfLive,
+   * SessionRepository.insertLogin), so no round trip is spent setting it.
+   */
+  async transaction<T>(work: (repositories: Repositories) => Promise<T>, options: { deadlineInFirstStatement?: boolean } = {}): Promise<T> {
     let recorded: NewRevocationEvent[] = [];
     const result = await this.traced("db.transaction", () =>
-      inTransaction(this.database.prisma, this.deadlineMs, (tx) => {
-        // A retried attempt starts over: only the committed attempt's events count.
-        recorded = [];
-        return work(repositoriesFor(tx, recorded));
-      }),
+      inTransaction(
+        this.database.prisma,
+        this.deadlineMs,
+        (tx, remaining) => {
+          // A retried attempt starts over: only the committed attempt's events count.
+          recorded = [];
+          return work(repositoriesFor(tx, recorded, remaining));
+        },
+        undefined,
+        options,
+      ),
     );
     if (recorded.length > 0) for (const listener of this.shared.committedListeners) listener(recorded);
     return result;

@@ -18,12 +18,21 @@ async function limitStatements(tx: TransactionClient, remaining: number): Promis
   await tx.$queryRaw`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.ceil(remaining)))}, true)`;
 }
 
-/** `deadlineMs`: epoch ms when the caller stops waiting; Infinity for none. */
+/** Milliseconds the caller still waits, or undefined when it set no deadline. */
+export type RemainingTime = () => number | undefined;
+
+/**
+ * `deadlineMs`: epoch ms when the caller stops waiting; Infinity for none.
+ * With `deadlineInFirstStatement` the work's first statement sets the
+ * transaction's timeouts itself (from `remaining`), saving the round trip
+ * that would set them first: the hot paths do.
+ */
 export async function inTransaction<T>(
   prisma: Prisma,
   deadlineMs: number,
-  work: (tx: TransactionClient) => Promise<T>,
+  work: (tx: TransactionClient, remaining: RemainingTime) => Promise<T>,
   isolationLevel?: "RepeatableRead",
+  { deadlineInFirstStatement = false }: { deadlineInFirstStatement?: boolean } = {},
 ): Promise<T> {
   const remainingMs = () => deadlineMs - Date.now();
   for (let attempt = 1; ; attempt += 1) {
@@ -35,8 +44,8 @@ export async function inTransaction<T>(
           // Measured again here: waiting for a pooled connection spent some of it.
           const left = remainingMs();
           if (left <= 0) throw new DeadlineExceededError("the call's deadline passed while its transaction waited for a connection");
-          if (Number.isFinite(left)) await limitStatements(tx, left);
-          const result = await work(tx);
+          if (Number.isFinite(left) && !deadlineInFirstStatement) await limitStatements(tx, left);
+          const result = await work(tx, () => (Number.isFinite(deadlineMs) ? remainingMs() : undefined));
           // The caller stops waiting at its deadline: work that finished later rolls back instead of committing.
           if (remainingMs() <= 0) throw new DeadlineExceededError("the call's deadline passed before its transaction could commit");
           return result;
@@ -49,7 +58,10 @@ export async function inTransaction<T>(
       );
     } catch (error) {
       // Past the deadline, whatever failed was rolled back and the caller has gone: say so, do not retry.
-      if (remainingMs() <= 0) throw new DeadlineExceededError("the call's deadline passed; its transaction was rolled back", { cause: error });
+      // A lock or statement timeout is the deadline too: only the deadline sets them, and they may fire a millisecond early.
+      if (remainingMs() <= 0 || (Number.isFinite(deadlineMs) && isTimeout(error))) {
+        throw new DeadlineExceededError("the call's deadline passed; its transaction was rolled back", { cause: error });
+      }
       const kind = classifyDatabaseError(error);
       // Serialization failures and deadlocks are the database asking us to try
       // again; the work function is pure apart from its queries, so it can be re-run.
@@ -74,6 +86,16 @@ export function translateDatabaseError(error: unknown): unknown {
 }
 
 const conflictCodes = new Set(["P2034", "40001", "40P01"]);
+// lock_not_available (lock_timeout) and query_canceled (statement_timeout).
+const timeoutCodes = new Set(["55P03", "57014"]);
+
+function isTimeout(error: unknown): boolean {
+  for (const item of causeChain(error)) {
+    const code = stringField(item, "code") ?? stringField(item, "originalCode");
+    if (code !== undefined && timeoutCodes.has(code)) return true;
+  }
+  return false;
+}
 const unavailablePrismaCodes = new Set(["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"]);
 const unavailableSqlStates = new Set(["57P01", "57P02", "57P03", "53300", "53100", "53200", "08000", "08003", "08006", "08001", "08004", "25006"]);
 const unavailableNodeCodes = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deriveSuccessor, hashRefreshToken, issueRefreshToken, looksLikeRefreshToken } from "../../src/crypto/refresh-token.js";
+import { deriveSuccessor, deriveSuccessorV1, hashRefreshToken, issueRefreshToken, looksLikeRefreshToken } from "../../src/crypto/refresh-token.js";
 import { DomainError } from "../../src/domain/errors.js";
 import { validateExtraClaims } from "../../src/domain/extra-claims.js";
 import { decodePageToken, encodePageToken, queryFingerprint } from "../../src/domain/page-token.js";
@@ -33,10 +33,16 @@ describe("refresh tokens", () => {
 
   it("derive successors in their parent's form, so a grace retry across the upgrade finds the stored one", () => {
     const key = Buffer.alloc(32, 1);
-    const current = deriveSuccessor(key, issueRefreshToken().token, "parent-id");
+    const parent = issueRefreshToken().token;
+    const current = deriveSuccessor(key, parent);
     expect(current.token).toMatch(/^sa_rt_[A-Za-z0-9_-]{49}$/);
     expect(looksLikeRefreshToken(current.token)).toBe(true);
-    expect(deriveSuccessor(key, `sa_rt_${"A".repeat(43)}`, "parent-id").token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
+    expect(deriveSuccessor(key, `sa_rt_${"A".repeat(43)}`).token).toMatch(/^sa_rt_[A-Za-z0-9_-]{43}$/);
+    // The successor a release before v2 stored is still derivable, and differs.
+    const v1 = deriveSuccessorV1(key, parent, "parent-id");
+    expect(v1.token).not.toBe(current.token);
+    expect(deriveSuccessorV1(key, parent, "parent-id").token).toBe(v1.token);
+    expect(deriveSuccessor(key, parent).token).toBe(current.token);
   });
 });
 
