@@ -38,6 +38,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// or postgresql:// URL").optional(),
   DATA_DIR: z.string().min(1).default("./data"),
   DB_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  DB_PREPARED_STATEMENTS: z.enum(["on", "off", "true", "false"]).default("off").transform((value) => value === "on" || value === "true"),
   GRPC_HOST: z.string().min(1).default("127.0.0.1"),
   GRPC_PORT: port(50051),
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
@@ -124,7 +125,7 @@ export type Policy = ReadonlyMap<string, readonly string[]>;
 export type OrgScopes = ReadonlyMap<string, readonly string[]>;
 
 export interface Config {
-  readonly database: { readonly url: string | undefined; readonly dataDir: string; readonly poolSize: number };
+  readonly database: { readonly url: string | undefined; readonly dataDir: string; readonly poolSize: number; readonly preparedStatements: boolean };
   readonly grpc: {
     readonly host: string;
     readonly port: number;
@@ -213,7 +214,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   return {
-    database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE },
+    database: { url: e.DATABASE_URL, dataDir: path.resolve(e.DATA_DIR), poolSize: e.DB_POOL_SIZE, preparedStatements: e.DB_PREPARED_STATEMENTS },
     grpc: { host: e.GRPC_HOST, port: e.GRPC_PORT, tls: tlsOf(e) },
     http: { host: e.HTTP_HOST, port: e.HTTP_PORT, publicBaseUrl: e.PUBLIC_BASE_URL },
     logLevel: e.LOG_LEVEL,

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdir } from "node:fs/promises";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
@@ -119,13 +120,32 @@ export interface DatabaseOptions {
   readonly url: string | undefined;
   readonly dataDir: string;
   readonly poolSize: number;
+  /** Named prepared statements (DB_PREPARED_STATEMENTS); PostgreSQL only. */
+  readonly preparedStatements?: boolean;
 }
 
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  return options.url === undefined ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize);
+  return options.url === undefined ? openPglite(options.dataDir) : openPostgres(options.url, options.poolSize, options.preparedStatements === true);
 }
 
-function openPostgres(url: string, poolSize: number): Database {
+/**
+ * A statement's name is the hash of its text, so each connection parses and
+ * plans a statement once and reuses the plan. Off by default: a
+ * transaction-mode pooler (PgBouncer before 1.21, or without
+ * max_prepared_statements) hands a later statement a server connection that
+ * never prepared it. Each connection keeps one entry per distinct statement text.
+ */
+const statementNames = new Map<string, string>();
+function statementName(query: { sql: string }): string {
+  let name = statementNames.get(query.sql);
+  if (name === undefined) {
+    name = `sa_${createHash("sha256").update(query.sql).digest("hex").slice(0, 24)}`;
+    statementNames.set(query.sql, name);
+  }
+  return name;
+}
+
+function openPostgres(url: string, poolSize: number, preparedStatements: boolean): Database {
   // A bounded wait for a connection: an exhausted pool or an unreachable
   // server becomes UNAVAILABLE instead of a call that hangs past its deadline.
   const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5_000 });
@@ -137,7 +157,7 @@ function openPostgres(url: string, poolSize: number): Database {
   // itself still reaches whichever query was running, as UNAVAILABLE.
   pool.on("connect", (client) => client.on("error", () => undefined));
   pool.on("error", () => undefined);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, preparedStatements ? { statementNameGenerator: statementName } : undefined) });
   return {
     kind: "postgres",
     prisma,

@@ -13,6 +13,13 @@ describe("configuration", () => {
     expect(config.sessions.maxActivePerUser).toBe(0);
   });
 
+  it("names statements for PostgreSQL to prepare only when DB_PREPARED_STATEMENTS says so", () => {
+    expect(loadConfig({}).database.preparedStatements).toBe(false);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: "on" }).database.preparedStatements).toBe(true);
+    expect(loadConfig({ DB_PREPARED_STATEMENTS: "false" }).database.preparedStatements).toBe(false);
+    expect(() => loadConfig({ DB_PREPARED_STATEMENTS: "yes please" })).toThrow(/DB_PREPARED_STATEMENTS/);
+  });
+
   it("names the variable that is wrong", () => {
     expect(() => loadConfig({ ACCESS_TOKEN_TTL: "ten minutes" })).toThrow(/ACCESS_TOKEN_TTL/);
     expect(() => loadConfig({ DATABASE_URL: "mysql://x" })).toThrow(/DATABASE_URL/);
