@@ -3,6 +3,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import * as grpc from "@grpc/grpc-js";
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import pg from "pg";
+import protobuf from "protobufjs";
 import { SessionVerifier } from "../clients/ts/src/index.js";
 import { deriveSuccessor, hashRefreshToken } from "../src/crypto/refresh-token.js";
 import { openDatabase } from "../src/store/database.js";
@@ -35,6 +36,7 @@ export type Scenario =
   | "create"
   | "refresh"
   | "verify"
+  | "check"
   | "list"
   | "touch"
   | "jose"
@@ -94,6 +96,7 @@ async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: O
       const client = new grpc.Client(`127.0.0.1:${task.grpcPort}`, grpc.credentials.createInsecure());
       const session = v1.SessionService.service;
       const token = v1.TokenService.service;
+      const authorization = services.envoy.service.auth.v3.Authorization.service;
       const run: Operation = async (slot) => {
         const item = items[slot] ?? "";
         if (task.scenario === "create") await call(client, session.CreateSession, { user_id: item, ...meta });
@@ -101,12 +104,47 @@ async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: O
           const response = await call(client, token.RefreshTokens, { refresh_token: item, ...meta }, token.RefreshTokens.responseDeserialize);
           items[slot] = response.tokens?.refresh_token ?? "";
         } else if (task.scenario === "verify") await call(client, token.VerifyAccessToken, { access_token: item });
+        else if (task.scenario === "check") {
+          // Envoy's ext_authz call for the same token; a denial is an answer, not an error, so it is read.
+          const allowed = await call(client, authorization.Check, edgeRequestFor(item), checkAllowed);
+          if (!allowed) throw new Error("Check denied the request");
+        }
         else if (task.scenario === "list") await call(client, session.ListSessions, { user_id: item, page_size: 10 });
         else await call(client, session.TouchSession, { session_id: item });
       };
       return { run, close: async () => client.close() };
     }
   }
+}
+
+/** What Envoy sends for `GET /v1/orders` with the token, only the authorization header allowed through. */
+const edgeRequestFor = (accessToken: string) => ({
+  attributes: { request: { http: { method: "GET", host: "api.example.com", path: "/v1/orders", headers: { authorization: `Bearer ${accessToken}` } } } },
+});
+
+/**
+ * Whether a CheckResponse allows (status code OK), read from its bytes:
+ * decoding the whole answer would cost the load generator more than the
+ * other scenarios' discarded responses do. CheckResponse.status is field 1,
+ * google.rpc.Status.code its field 1; proto3 leaves out a code of 0 (OK).
+ */
+function checkAllowed(bytes: Buffer): boolean {
+  const response = protobuf.Reader.create(bytes);
+  while (response.pos < response.len) {
+    const tag = response.uint32();
+    if (tag !== 0x0a) {
+      response.skipType(tag & 7);
+      continue;
+    }
+    const status = protobuf.Reader.create(response.bytes());
+    while (status.pos < status.len) {
+      const field = status.uint32();
+      if (field === 0x08) return status.int32() === 0;
+      status.skipType(field & 7);
+    }
+    return true;
+  }
+  return false;
 }
 
 /**
