@@ -28,7 +28,7 @@ type MethodDefinition = {
 };
 
 const definitions = packageDefinition as unknown as Record<string, Record<string, MethodDefinition> & { type?: { field: FieldDescriptor[]; value?: { name: string }[] } }>;
-const methods = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService", "sessionauthority.v1.AuditService"].flatMap((service) =>
+const methods = ["sessionauthority.v1.SessionService", "sessionauthority.v1.TokenService", "sessionauthority.v1.AuditService", "envoy.service.auth.v3.Authorization"].flatMap((service) =>
   Object.values(definitions[service] as Record<string, MethodDefinition>),
 );
 
