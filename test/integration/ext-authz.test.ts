@@ -2,57 +2,24 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuthorizationClient } from "../../src/generated/proto/types/envoy/service/auth/v3/Authorization.js";
 import type { CheckResponse__Output } from "../../src/generated/proto/types/envoy/service/auth/v3/CheckResponse.js";
 import { apiKeyMetadata, apiKeysSetting, failure } from "../support/clients.js";
+import { callCheck, checkRequest, connectEdge, type Checked } from "../support/ext-authz-client.js";
 import { healthCheck } from "../support/health.js";
 import { writePolicyFile } from "../support/policy-file.js";
 import { startTestService, type TestService } from "../support/test-service.js";
 import { waitUntil } from "../support/wait.js";
 
-// Envoy's side of the wire: a client built from Envoy's own protos (the
-// vendored third_party/envoy, nothing of ours), as Envoy's ext_authz filter
-// sends them.
-const envoyProtos = protoLoader.loadSync("envoy/service/auth/v3/external_auth.proto", {
-  keepCase: true,
-  longs: String,
-  enums: String,
-  defaults: true,
-  oneofs: true,
-  includeDirs: [path.resolve("third_party")],
-});
-interface EnvoyAuthPackage {
-  envoy: { service: { auth: { v3: { Authorization: new (address: string, credentials: grpc.ChannelCredentials) => AuthorizationClient } } } };
-}
-const { Authorization } = (grpc.loadPackageDefinition(envoyProtos) as unknown as EnvoyAuthPackage).envoy.service.auth.v3;
-
 const EDGE_KEY = "edge-proxy-key-9c1d";
 const APP_KEY = "login-app-key-20aa";
 const OTHER_KEY = "other-app-key-6b3e";
 
-interface Checked {
-  readonly host?: string;
-  readonly path?: string;
-  readonly headers?: Record<string, string>;
-}
-
-function checkRequest({ host = "api.example.com", path: requestPath = "/v1/orders", headers = {} }: Checked) {
-  return { attributes: { request: { http: { method: "GET", scheme: "https", host, path: requestPath, headers: { ":authority": host, ":path": requestPath, ...headers } } } } };
-}
-
 describe("Envoy ext_authz Check", () => {
   let t: TestService;
   let edge: AuthorizationClient;
-  const check = (request: Checked, key = EDGE_KEY) =>
-    new Promise<CheckResponse__Output>((resolve, reject) => {
-      edge.Check(checkRequest(request), apiKeyMetadata(key), { deadline: Date.now() + 10_000 }, (error, response) => {
-        if (error) reject(error);
-        else if (response === undefined) reject(new Error("no response"));
-        else resolve(response);
-      });
-    });
+  const check = (request: Checked, key = EDGE_KEY) => callCheck(edge, request, apiKeyMetadata(key));
   const app = () => apiKeyMetadata(APP_KEY);
   const login = async (user: string, extra: { active_org_id?: string; authentication?: { amr?: string[]; acr?: string } } = {}) => {
     const created = await t.session("CreateSession", { user_id: user, ...extra }, app());
@@ -93,7 +60,7 @@ describe("Envoy ext_authz Check", () => {
       EXT_AUTHZ_POLICY_FILE: routes,
       EXT_AUTHZ_REALM: "edge-test",
     });
-    edge = new Authorization(`127.0.0.1:${t.service.grpcPort}`, grpc.credentials.createInsecure());
+    edge = connectEdge(t.service.grpcPort);
   });
   afterAll(async () => {
     edge?.close();

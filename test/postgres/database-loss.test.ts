@@ -2,6 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { failure } from "../support/clients.js";
 import { startEmbeddedPostgres, type RunningPostgres } from "../support/embedded-postgres.js";
+import { callCheck, connectEdge } from "../support/ext-authz-client.js";
 import { healthCheck } from "../support/health.js";
 import { query } from "../support/sql.js";
 import { startTestService, type TestService } from "../support/test-service.js";
@@ -58,6 +59,11 @@ describe("losing the database", () => {
     // Verification and the JWKS keep working; revocations known before the outage still hold.
     expect((await t.token("VerifyAccessToken", { access_token: keptToken })).claims?.session_id).toBe(kept.session?.session_id);
     expect((await failure(t.token("VerifyAccessToken", { access_token: ended.tokens?.access_token ?? "" }))).errorInfo?.reason).toBe("TOKEN_REVOKED");
+    // Envoy's Check answers as VerifyAccessToken does.
+    const edge = connectEdge(t.service.grpcPort);
+    const edgeCheck = (token: string) => callCheck(edge, { headers: { authorization: `Bearer ${token}` } });
+    expect((await edgeCheck(keptToken)).status?.code).toBe(0);
+    expect((await edgeCheck(ended.tokens?.access_token ?? "")).status?.message).toBe("TOKEN_REVOKED");
     expect((await t.token("GetJwks", {})).keys.length).toBeGreaterThan(0);
     expect((await fetch(`http://127.0.0.1:${t.service.httpPort}/.well-known/jwks.json`)).status).toBe(200);
 
@@ -75,6 +81,10 @@ describe("losing the database", () => {
     t.clock.advance(61_000);
     const tooStale = await failure(t.token("VerifyAccessToken", { access_token: keptToken }));
     expect(tooStale.codeName).toBe("UNAVAILABLE");
+    // An error, not a denial: Envoy with failure_mode_allow: false refuses the request (503), blaming no token.
+    const edgeTooStale = await failure(edgeCheck(keptToken));
+    expect(edgeTooStale.codeName).toBe("UNAVAILABLE");
+    edge.close();
     await waitUntil(async () => (await healthCheck(t.service.grpcPort, VERIFY)) === "NOT_SERVING", 15_000);
     expect(await readyz()).toMatchObject({ status: 503, body: { status: "not_ready" } });
     expect(await healthCheck(t.service.grpcPort, "")).toBe("SERVING");

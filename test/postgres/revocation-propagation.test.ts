@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { failure } from "../support/clients.js";
+import { callCheck, connectEdge } from "../support/ext-authz-client.js";
 import { useReplicas } from "../support/replicas.js";
 import { query } from "../support/sql.js";
 import { startTestService, type TestService } from "../support/test-service.js";
@@ -63,6 +64,29 @@ describe("revocations across replicas", () => {
     expect(await timeUntil(async () => (await verifyOnB(third.tokens.access_token)) === "TOKEN_REVOKED")).toBeLessThan(1_000);
     watcher.cancel();
   }, 60_000);
+
+  it("Envoy's Check on another replica refuses a token revoked on the first, as soon as the feed brings the revocation", async () => {
+    const url = await freshDatabase();
+    const a = await replica({ DATABASE_URL: url });
+    await replica({ DATABASE_URL: url });
+    const b = servers[1];
+    if (b === undefined) throw new Error("the second replica did not start");
+    const edgeOnB = connectEdge((await b.serving).grpcPort);
+    try {
+      const login = (await a.session("CreateSession", { user_id: "edge-across" })) as { session: { session_id: string }; tokens: { access_token: string } };
+      const checkOnB = async () => (await callCheck(edgeOnB, { headers: { authorization: `Bearer ${login.tokens.access_token}` } })).status?.message ?? "";
+      await timeUntil(async () => (await checkOnB()) === "");
+      const started = performance.now();
+      await a.session("RevokeSession", { session_id: login.session.session_id, reason: "logout" });
+      const returned = performance.now();
+      const afterReturnMs = await timeUntil(async () => (await checkOnB()) === "TOKEN_REVOKED");
+      // Reported, never asserted: revoke on A → Check refused on B.
+      console.info(`ext_authz across replicas: RevokeSession on A → Check on B refused ${afterReturnMs.toFixed(1)} ms after it returned (${(performance.now() - started).toFixed(1)} ms from the call; the call took ${(returned - started).toFixed(1)} ms)`);
+      expect(await checkOnB()).toBe("TOKEN_REVOKED");
+    } finally {
+      edgeOnB.close();
+    }
+  });
 
   it("never skips an event that commits after a later one: two transactions committing in reverse order arrive in cursor order", async () => {
     inProcess = await startTestService({ WATCH_HEARTBEAT_INTERVAL: "200ms" });
