@@ -5,7 +5,7 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from "jose";
 import pg from "pg";
 import protobuf from "protobufjs";
 import { SessionVerifier } from "../clients/ts/src/index.js";
-import { deriveSuccessor, hashRefreshToken } from "../src/crypto/refresh-token.js";
+import { deriveSuccessor, deriveSuccessorV1, hashRefreshToken } from "../src/crypto/refresh-token.js";
 import { openDatabase } from "../src/store/database.js";
 import { Store } from "../src/store/store.js";
 import { services } from "../src/grpc/proto.js";
@@ -42,7 +42,7 @@ export type Scenario =
   | "jose"
   | "embedded"
   | "raw-rotation"
-  | "prisma-rotation";
+  | "sql-rotation";
 
 export interface WorkerResult {
   readonly kind: "result";
@@ -89,8 +89,8 @@ async function operationFor(task: WorkerTask, items: string[]): Promise<{ run: O
     }
     case "raw-rotation":
       return rawRotation(task, items);
-    case "prisma-rotation":
-      return prismaRotation(task, items);
+    case "sql-rotation":
+      return sqlRotation(task, items);
     default: {
       const v1 = services.sessionauthority.v1;
       const client = new grpc.Client(`127.0.0.1:${task.grpcPort}`, grpc.credentials.createInsecure());
@@ -193,7 +193,8 @@ async function rawRotation(task: WorkerTask, items: string[]): Promise<{ run: Op
       const locked = (await client.query({ name: "lock", text: LOCK, values: [hashRefreshToken(token)] })).rows[0] as Record<string, unknown> | undefined;
       if (locked === undefined || locked["rotated_at"] !== null) throw new Error("token not live");
       await client.query({ name: "mark", text: MARK, values: [locked["id"], "anonymous", createHash("sha256").update("bench\n203.0.113.9").digest()] });
-      const successor = deriveSuccessor(graceKey, token, String(locked["id"]));
+      // The derivation of the release this floor was fixed at, so the yardstick does not move.
+      const successor = deriveSuccessorV1(graceKey, token, String(locked["id"]));
       await client.query({
         name: "insert",
         text: INSERT,
@@ -212,35 +213,46 @@ async function rawRotation(task: WorkerTask, items: string[]): Promise<{ run: Op
   return { run, close: () => pool.end() };
 }
 
-// The same rotation through the service's own store: a Prisma interactive
-// transaction running RotationRepository, without gRPC, policy or JWT.
-async function prismaRotation(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
-  const database = await openDatabase({ url: task.databaseUrl, dataDir: "", poolSize: task.concurrency });
-  const store = new Store(database);
+// The fastest correct rotation plain SQL allows, the limit: one statement
+// that locks the token, checks it is live and current on the database clock,
+// spends it, inserts the successor and records the activity (the shape of
+// RotationRepository.rotateIfLive), as a named prepared statement in
+// autocommit: one round trip, no transaction statements around it.
+const ROTATE = `WITH presented AS (
+    SELECT t.id, t.session_id, t.token_version, t.global_version, t.expires_at, t.rotated_at, t.revoked_at,
+           s.created_by, s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, s.refresh_ttl_seconds,
+           u.token_version AS current_token_version, g.global_version AS current_global_version, now() AS started
+      FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.user_id = s.user_id JOIN global_state g ON g.id = 1
+     WHERE t.token_hash = $1 FOR UPDATE OF t
+  ), live AS (
+    SELECT * FROM presented p
+     WHERE p.rotated_at IS NULL AND p.revoked_at IS NULL AND p.session_revoked_at IS NULL AND p.created_by = $2
+       AND p.token_version >= p.current_token_version AND p.global_version >= p.current_global_version
+       AND p.expires_at > p.started AND p.session_expires_at > p.started
+  ), spent AS (
+    UPDATE refresh_tokens t SET rotated_at = clock_timestamp(), rotated_by = $2, rotated_client = $3 FROM live WHERE t.id = live.id RETURNING t.id
+  ), successor AS (
+    INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
+    SELECT $4::uuid, live.session_id, live.id, $5, live.token_version, live.global_version, now(),
+           LEAST(now() + make_interval(secs => live.refresh_ttl_seconds), live.session_expires_at)
+      FROM live JOIN spent ON spent.id = live.id RETURNING expires_at
+  ), activity AS (
+    UPDATE sessions s SET last_activity_at = now(), last_ip_address = COALESCE($6, s.last_ip_address)
+      FROM live WHERE s.id = live.session_id AND EXISTS (SELECT 1 FROM successor) RETURNING s.*
+  )
+  SELECT (SELECT expires_at FROM successor) AS successor_expires_at, a.* FROM presented p LEFT JOIN activity a ON true`;
+
+async function sqlRotation(task: WorkerTask, items: string[]): Promise<{ run: Operation; close: () => Promise<void> }> {
+  const pool = new pg.Pool({ connectionString: task.databaseUrl, max: task.concurrency });
   const client = createHash("sha256").update("bench\n203.0.113.9").digest();
   const run: Operation = async (slot) => {
     const token = items[slot] ?? "";
-    const successor = await store.transaction(async ({ rotation }) => {
-      const locked = await rotation.lockByHash(hashRefreshToken(token));
-      if (locked === null || locked.rotatedAt !== null) throw new Error("token not live");
-      if (!(await rotation.markRotated(locked.id, "anonymous", client))) throw new Error("lost the token");
-      const next = deriveSuccessor(graceKey, token, locked.id);
-      await rotation.insertSuccessor({
-        id: randomUUID(),
-        sessionId: locked.sessionId,
-        parentId: locked.id,
-        hash: next.hash,
-        tokenVersion: locked.tokenVersion,
-        globalVersion: locked.globalVersion,
-        refreshTtlSeconds: locked.refreshTtlSeconds,
-        sessionExpiresAt: locked.sessionExpiresAt,
-      });
-      await rotation.recordActivity(locked.sessionId, "203.0.113.9", null);
-      return next.token;
-    });
-    items[slot] = successor;
+    const successor = deriveSuccessor(graceKey, token);
+    const { rows } = await pool.query({ name: "rotate", text: ROTATE, values: [hashRefreshToken(token), "anonymous", client, randomUUID(), successor.hash, "203.0.113.9"] });
+    if ((rows[0] as { successor_expires_at: Date | null } | undefined)?.successor_expires_at == null) throw new Error("token not live");
+    items[slot] = successor.token;
   };
-  return { run, close: () => database.close() };
+  return { run, close: () => pool.end() };
 }
 
 async function drive(task: WorkerTask): Promise<WorkerResult> {

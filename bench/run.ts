@@ -5,8 +5,9 @@
 // with the image's memory settings (MALLOC_ARENA_MAX, NODE_OPTIONS).
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
-//   BENCH_ROUNDS=3            the scenarios the targets compare (no-op floor, rotation floors,
-//                             RefreshTokens, VerifyAccessToken EdDSA steady) alternate in this
+//   BENCH_ROUNDS=3            the scenarios the targets compare (no-op floor, the two rotation
+//                             floors, RefreshTokens and CreateSession with DB_PREPARED_STATEMENTS
+//                             off and on, VerifyAccessToken EdDSA steady) alternate in this
 //                             many rounds of BENCH_SECONDS each, merged into one row each
 //   BENCH_ONLY="no-op;verify" only the steps whose label contains one of these words (=label: exactly)
 //   BENCH_PROFILE=dir         servers write V8 CPU profiles there (--cpu-prof); read them with
@@ -14,7 +15,7 @@
 //   BENCH_SERVER_ENV='{"K":"V"}' and BENCH_SERVER_NODE_ARGS='--flag …': to try a server tuning
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir } from "node:os";
 import path from "node:path";
@@ -51,8 +52,12 @@ const MEMORY_SESSIONS = 100_000;
 const rounds = Number(process.env["BENCH_ROUNDS"] ?? 3);
 const NO_OP = "floor: no-op unary (health check)";
 const RAW_FLOOR = "floor: rotation, raw pg statements";
-const PRISMA_FLOOR = "floor: rotation, Prisma interactive transaction";
+const SQL_FLOOR = "floor: rotation, one plain SQL statement (the limit)";
 const REFRESH = "RefreshTokens";
+const REFRESH_PREPARED = "RefreshTokens, DB_PREPARED_STATEMENTS=on";
+const CREATE = "CreateSession";
+const CREATE_PREPARED = "CreateSession, DB_PREPARED_STATEMENTS=on";
+const CHECK = "Envoy ext_authz Check (EdDSA), steady: signatures cached";
 // Labels of the steps that are not a single `take`, so BENCH_ONLY selects them by the names the table prints.
 const CONTENDED = "contended: 32 clients, 8 sessions, grace on";
 const THREE_SERVERS = "RefreshTokens, 3 server processes";
@@ -69,11 +74,17 @@ interface Result {
   errors: number;
   /** Over the measured phase only; 100 = one core. */
   server_cpu_pct: number | null;
+  /** The server's CPU per call over the measured phase, in ms (server CPU ÷ rate). */
+  server_cpu_ms_per_call: number | null;
+  /** PostgreSQL's processes over the measured phase; 100 = one core. */
+  db_cpu_pct: number | null;
   server_rss_mb: number | null;
   /** The load threads' (or a floor's own thread's) event loops busy, summed; 100 = one thread always busy. */
   load_busy_pct: number;
   /** The whole machine (server, load, PostgreSQL, anything else); 100 per core. */
   machine_cpu_pct: number | null;
+  /** For several servers: the share of the calls each one answered (from its /metrics), in %. */
+  replica_share_pct?: number[];
   first_error?: string;
 }
 
@@ -108,6 +119,34 @@ function machineTicks(): { busy: number; total: number } | undefined {
     return undefined;
   }
 }
+
+const cpuPerCall = (cpuPct: number | null, rps: number) => (cpuPct === null || rps === 0 ? null : Number(((cpuPct / 100) * (1000 / rps)).toFixed(2)));
+
+/** The test PostgreSQL's postmaster, found once the bench has started it: its processes' CPU is the database's. */
+let postmasterPid: number | undefined;
+
+/** CPU seconds of the postmaster and each of its children (backends, walwriter…), by pid. */
+function databaseUsage(): Map<number, number> | undefined {
+  if (postmasterPid === undefined) return undefined;
+  const seconds = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(entry);
+      if (pid !== postmasterPid && Number(fields[1]) !== postmasterPid) continue;
+      seconds.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return seconds;
+}
+
+/** CPU seconds spent between two readings; a process that started in between counts whole. */
+const cpuSince = (before: Map<number, number>, after: Map<number, number>) =>
+  [...after].reduce((sum, [pid, cpu]) => sum + cpu - (before.get(pid) ?? 0), 0);
 
 interface Phases {
   /** Called as each worker starts its measured phase, and as each ends it. */
@@ -162,6 +201,8 @@ function mergeRounds(rounds: readonly Measured[]): Result {
     p999_ms: percentile(latencies, 0.999),
     errors: rounds.reduce((sum, round) => sum + round.result.errors, 0),
     server_cpu_pct: known(rounds.map((round) => round.result.server_cpu_pct)),
+    server_cpu_ms_per_call: cpuPerCall(known(rounds.map((round) => round.result.server_cpu_pct)), latencies.length / (seconds * rounds.length)),
+    db_cpu_pct: known(rounds.map((round) => round.result.db_cpu_pct)),
     server_rss_mb: known(rounds.map((round) => round.result.server_rss_mb)),
     load_busy_pct: mean(rounds.map((round) => round.result.load_busy_pct)),
     machine_cpu_pct: known(rounds.map((round) => round.result.machine_cpu_pct)),
@@ -188,9 +229,11 @@ async function measure(
   // Read when the last worker has warmed up and when the first has finished: the measured phase only.
   let before = pids.map(usage);
   let machineBefore = machineTicks();
+  let databaseBefore = databaseUsage();
   let started = performance.now();
   let after = before;
   let machineAfter = machineBefore;
+  let databaseAfter = databaseBefore;
   let elapsed = 0;
   let measuring = 0;
   let measured = 0;
@@ -200,6 +243,7 @@ async function measure(
       if (measuring < count) return;
       before = pids.map(usage);
       machineBefore = machineTicks();
+      databaseBefore = databaseUsage();
       started = performance.now();
     },
     onMeasured: () => {
@@ -207,6 +251,7 @@ async function measure(
       if (measured > 1) return;
       after = pids.map(usage);
       machineAfter = machineTicks();
+      databaseAfter = databaseUsage();
       elapsed = (performance.now() - started) / 1000;
     },
   };
@@ -234,6 +279,7 @@ async function measure(
   const machine = machineBefore !== undefined && machineAfter !== undefined && machineAfter.total > machineBefore.total
     ? Math.round(((machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total)) * 100 * cpus().length)
     : null;
+  const databaseCpu = databaseBefore === undefined || databaseAfter === undefined || elapsed === 0 ? null : Math.round((cpuSince(databaseBefore, databaseAfter) / elapsed) * 100);
   const rss = after.length > 0 && after.every((a) => a !== undefined) ? Math.max(...after.map((a) => a?.rssMb ?? 0)) : null;
   const errors = outcomes.reduce((sum, outcome) => sum + outcome.errors, 0);
   const firstError = outcomes.find((outcome) => outcome.firstError !== "")?.firstError;
@@ -248,6 +294,8 @@ async function measure(
     p999_ms: percentile(latencies, 0.999),
     errors,
     server_cpu_pct: cpu,
+    server_cpu_ms_per_call: cpuPerCall(cpu, latencies.length / seconds),
+    db_cpu_pct: databaseCpu,
     server_rss_mb: rss,
     load_busy_pct: Math.round(outcomes.reduce((sum, outcome) => sum + outcome.busy, 0) * 100),
     machine_cpu_pct: machine,
@@ -255,6 +303,21 @@ async function measure(
   };
   console.log(`${backend.padEnd(8)} ${label.padEnd(52)} ${String(result.rps).padStart(7)}/s  p50 ${result.p50_ms} ms  p99 ${result.p99_ms} ms  errors ${errors}`);
   return { result, items: merged, latencies };
+}
+
+/** The parent of a backend is the postmaster. */
+async function findPostmaster(url: string): Promise<number | undefined> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const backend = Number((await client.query("SELECT pg_backend_pid() AS pid")).rows[0]?.pid);
+    const stat = readFileSync(`/proc/${backend}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  } finally {
+    await client.end();
+  }
 }
 
 async function createDatabase(postgres: RunningPostgres, name: string): Promise<string> {
@@ -290,6 +353,7 @@ async function stopServer(server: Server): Promise<void> {
 async function main() {
   execFileSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
   const postgres = await startEmbeddedPostgres();
+  postmasterPid = await findPostmaster(postgres.url);
   const scratch = await mkdtemp(path.join(tmpdir(), "sa-bench-"));
   const kekFile = path.join(scratch, "kek");
   await writeFile(kekFile, randomBytes(32).toString("base64"), { mode: 0o600 });
@@ -310,9 +374,9 @@ async function main() {
     // The scenarios the targets compare run in alternating rounds, merged into one row each,
     // so a change in the machine's other load reaches both sides of a ratio alike.
     const rounded = new Map<string, Measured[]>();
-    const round = async (label: string, scenario: Scenario, items: string[], options?: MeasureOptions) => {
+    const round = async (label: string, scenario: Scenario, items: string[], options?: MeasureOptions, on: typeof target = target) => {
       if (!selected(label)) return items;
-      const measured = await measure(label, "postgres", scenario, items, target, options);
+      const measured = await measure(label, "postgres", scenario, items, on, options);
       rounded.set(label, [...(rounded.get(label) ?? []), measured]);
       return measured.items;
     };
@@ -321,16 +385,24 @@ async function main() {
     // many rotations in flight as the RPC scenarios have calls in flight over all workers.
     const asOneProcess = { workers: 1, concurrency: concurrency * workers };
     const [verifySteady] = verifyLabels("EdDSA") as [string];
+    // The same service with DB_PREPARED_STATEMENTS=on, on the same database, for the rows that compare both ways.
+    const prepared = { servers: [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile, DB_PREPARED_STATEMENTS: "on" })], databaseUrl: url };
+    let preparedTokens = (await seedSessions(url, kekFile, POOL)).refreshTokens;
+    const logins = (r: number, tag: string) => Array.from({ length: POOL }, (_, i) => `bench-login-${tag}-${r}-${i}`);
     for (let r = 0; r < rounds; r += 1) {
       await round(NO_OP, "health", ["-"]);
       fresh = await round(RAW_FLOOR, "raw-rotation", fresh, asOneProcess);
-      fresh = await round(PRISMA_FLOOR, "prisma-rotation", fresh, asOneProcess);
+      fresh = await round(SQL_FLOOR, "sql-rotation", fresh, asOneProcess);
       seeded = { ...seeded, refreshTokens: await round(REFRESH, "refresh", seeded.refreshTokens) };
+      preparedTokens = await round(REFRESH_PREPARED, "refresh", preparedTokens, undefined, prepared);
+      await round(CREATE, "create", logins(r, "plain"));
+      await round(CREATE_PREPARED, "create", logins(r, "prepared"), undefined, prepared);
       await round(verifySteady, "verify", seeded.accessTokens, { warmupEveryItem: true });
+      await round(CHECK, "check", seeded.accessTokens, { warmupEveryItem: true });
     }
+    for (const other of prepared.servers) await stopServer(other);
     for (const measured of rounded.values()) results.push(mergeRounds(measured));
     results.push(...(await verifyRows("EdDSA", seeded.accessTokens, server, url, kekFile, { skipSteady: true })));
-    await take("CreateSession", "create", Array.from({ length: POOL }, (_, i) => `bench-login-${i}`));
     await take("ListSessions", "list", [...new Set(seeded.userIds)]);
     await take("TouchSession (coalesced)", "touch", seeded.sessionIds);
     if (selected(CONTENDED)) {
@@ -342,8 +414,11 @@ async function main() {
     if (selected(THREE_SERVERS)) {
       const extra = [await startServer({ DATABASE_URL: url, KEK_FILE: kekFile }), await startServer({ DATABASE_URL: url, KEK_FILE: kekFile })];
       const three = { servers: [server, ...extra], databaseUrl: url };
+      const servedBefore = await Promise.all(three.servers.map(refreshesServed));
       const { result: threeResult } = await measure(THREE_SERVERS, "postgres", "refresh", (await seedSessions(url, kekFile, POOL)).refreshTokens, three, { workers: 3 });
-      results.push(threeResult);
+      const served = (await Promise.all(three.servers.map(refreshesServed))).map((count, i) => count - (servedBefore[i] ?? 0));
+      const total = served.reduce((sum, count) => sum + count, 0);
+      results.push({ ...threeResult, replica_share_pct: served.map((count) => (total === 0 ? 0 : Math.round((count / total) * 100))) });
       for (const other of extra) await stopServer(other);
     }
 
@@ -391,11 +466,11 @@ async function main() {
       await stopServer(pgliteServer);
     }
 
-    report(results, memory);
+    const ratios = report(results, memory);
     await mkdir("bench/results", { recursive: true });
     await writeFile(
       "bench/results/latest.json",
-      `${JSON.stringify({ date: new Date().toISOString(), seconds, rounds, concurrency, workers, pool: POOL, results, memory }, null, 2)}\n`,
+      `${JSON.stringify({ date: new Date().toISOString(), seconds, rounds, concurrency, workers, pool: POOL, ratios, results, memory }, null, 2)}\n`,
     );
   } finally {
     await postgres.stop();
@@ -479,27 +554,50 @@ interface Memory {
   readonly heap_total_mb: number[];
 }
 
+/** RefreshTokens this server answered with OK so far, from its /metrics. */
+async function refreshesServed(server: Server): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  return Number(/^grpc_server_handled_total\{grpc_method="\/sessionauthority\.v1\.TokenService\/RefreshTokens",grpc_code="OK"\} (\S+)/m.exec(text)?.[1] ?? 0);
+}
+
 async function heapTotalMb(server: Server): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
   return Math.round(Number(/^nodejs_heap_size_total_bytes (\S+)/m.exec(text)?.[1] ?? 0) / 1024 / 1024);
 }
 
-function report(results: Result[], memory: Memory): void {
+/** Prints every ratio the targets are read from, and returns them for latest.json. */
+function report(results: Result[], memory: Memory): Record<string, number | null> {
   console.table(results.map(({ first_error: _, ...row }) => row));
   const rate = (scenario: string) => results.find((r) => r.backend === "postgres" && r.scenario === scenario)?.rps ?? 0;
   const noop = rate(NO_OP);
-  const ratio = (a: number, b: number) => (b === 0 ? "n/a" : (a / b).toFixed(2));
+  const ratios: Record<string, number | null> = {};
+  const ratio = (name: string, a: number, b: number) => {
+    const value = b === 0 || a === 0 ? null : Number((a / b).toFixed(3));
+    ratios[name] = value;
+    return value === null ? "n/a" : value.toFixed(value < 0.1 ? 3 : 2);
+  };
   const refresh = rate(REFRESH);
-  console.log(`RefreshTokens / Prisma rotation floor: ${ratio(refresh, rate(PRISMA_FLOOR))} (target ≥ 0.80)`);
-  console.log(`RefreshTokens / raw pg rotation floor: ${ratio(refresh, rate(RAW_FLOOR))}`);
+  console.log(`RefreshTokens / raw pg rotation floor: ${ratio("refresh_per_raw_pg_floor", refresh, rate(RAW_FLOOR))} (target ≥ 0.35)`);
+  console.log(`RefreshTokens / one-statement SQL floor (the limit): ${ratio("refresh_per_sql_floor", refresh, rate(SQL_FLOOR))}`);
+  console.log(`RefreshTokens with DB_PREPARED_STATEMENTS=on / raw pg rotation floor: ${ratio("refresh_prepared_per_raw_pg_floor", rate(REFRESH_PREPARED), rate(RAW_FLOOR))}`);
+  console.log(`CreateSession / no-op floor: ${ratio("create_per_noop", rate(CREATE), noop)} (target ≥ 2 × the ratio before issue 19; docs/scaling.md)`);
+  console.log(`CreateSession with DB_PREPARED_STATEMENTS=on / no-op floor: ${ratio("create_prepared_per_noop", rate(CREATE_PREPARED), noop)}`);
+  for (const [name, label] of [["refresh", REFRESH], ["refresh_prepared", REFRESH_PREPARED], ["create", CREATE], ["create_prepared", CREATE_PREPARED]] as const) {
+    const cpu = results.find((r) => r.scenario === label)?.server_cpu_ms_per_call ?? null;
+    ratios[`${name}_server_cpu_ms_per_call`] = cpu;
+    console.log(`${label}: ${cpu ?? "n/a"} ms of server CPU per call`);
+  }
   for (const algorithm of ["EdDSA", "ES256", "RS256"]) {
     const [cached, everyCall, jose, embeddedCached, embeddedEveryCall] = verifyLabels(algorithm) as [string, string, string, string, string];
     const floor = Math.min(rate(jose), noop);
     const target = algorithm === "EdDSA" ? " (target ≥ 0.80)" : "";
-    console.log(`VerifyAccessToken (${algorithm}) / min(jose, no-op): ${ratio(rate(cached), floor)} steady, ${ratio(rate(everyCall), floor)} with every signature checked${target}`);
+    const key = algorithm.toLowerCase();
+    console.log(`VerifyAccessToken (${algorithm}) / min(jose, no-op): ${ratio(`verify_${key}_steady_per_floor`, rate(cached), floor)} steady, ${ratio(`verify_${key}_every_signature_per_floor`, rate(everyCall), floor)} with every signature checked${target}`);
     const perThread = (label: string) => Math.round(rate(label) / workers);
     console.log(`embedded verifier (${algorithm}) per load thread: ${perThread(embeddedCached)}/s steady, ${perThread(embeddedEveryCall)}/s with every signature checked${algorithm === "EdDSA" ? " (target ≥ 15,000/s per core)" : ""}`);
   }
+  const [verifySteadyLabel] = verifyLabels("EdDSA") as [string];
+  console.log(`Envoy Check / VerifyAccessToken (EdDSA, steady, same run): ${ratio("check_per_verify_eddsa_steady", rate(CHECK), rate(verifySteadyLabel))} (target ≥ 0.80)`);
   for (const r of results) {
     if (r.p50_ms > 0 && r.p99_ms > 10 * r.p50_ms) console.log(`p99 > 10 × p50: ${r.backend} ${r.scenario} (${r.p99_ms} vs ${r.p50_ms} ms)`);
     if (r.errors > 0) console.log(`errors: ${r.backend} ${r.scenario}: ${r.errors} (${r.first_error ?? ""})`);
@@ -511,6 +609,11 @@ function report(results: Result[], memory: Memory): void {
     console.log(`memory samples every 5 s: RSS ${samples.join(" ")} MB; V8 heap ${memory.heap_total_mb.join(" ")} MB`);
     console.log(`memory with ${memory.sessions} sessions: RSS ${samples[0]}–${samples.at(-1)} MB over the steady run (min ${low}, max ${high}; spread ${((high / low - 1) * 100).toFixed(1)} %; target ≤ 200 MB, ±10 %)`);
   }
+  const three = results.find((r) => r.scenario === THREE_SERVERS);
+  if (three?.replica_share_pct !== undefined) {
+    console.log(`${THREE_SERVERS}: each served ${three.replica_share_pct.join(" / ")} % of the refreshes; PostgreSQL used ${three.db_cpu_pct ?? "n/a"} % CPU (100 = one core)`);
+  }
+  return ratios;
 }
 
 await main();
