@@ -86,7 +86,7 @@ export class RotationRepository {
   }
 
   /**
-   * The hot path of RefreshTokens as one statement: lock the presented token,
+   * The hot path of RefreshTokens as one call: lock the presented token,
    * decide on the database clock whether it may rotate, and if so spend it,
    * insert its successor and record the session's activity, returning the
    * session as it now is. Four round trips and their locks held across them
@@ -94,11 +94,12 @@ export class RotationRepository {
    * revoked, stale, spent, expired) nothing is written and the locked row is
    * returned for the domain to decide, still locked, in the same transaction.
    *
-   * The caller's deadline travels in the statement: the lock scan sets
-   * `lock_timeout` (for this statement's wait on the row) and
-   * `statement_timeout` (for the rest of the transaction) before the row is
-   * locked, so no separate round trip sets them. The filter runs once per
-   * candidate row, and there is at most one (unique hash).
+   * A PL/pgSQL function (migration rotation_function), not a statement sent
+   * whole: sent as one data-modifying statement it was planned on every call,
+   * which cost the database more than running it. The caller's deadline goes
+   * in as an argument: the function sets `lock_timeout` before it waits on the
+   * row and `statement_timeout` for the rest of the transaction, so no
+   * separate round trip sets them.
    */
   async rotateIfLive(input: {
     readonly hash: Buffer;
@@ -113,64 +114,34 @@ export class RotationRepository {
   }): Promise<{ token: LockedRefreshToken | null; rotated: { session: SessionRecord; successorExpiresAt: Date } | null }> {
     const remaining = this.remaining();
     const timeout = remaining === undefined ? null : String(Math.max(1, Math.ceil(remaining)));
-    const rows = await this.db.$queryRaw<(LockedRow & { successor_expires_at: Date | null; session: SessionSqlRow | null })[]>`
-      WITH presented AS (
-        SELECT t.id, t.session_id, t.token_version, t.global_version, t.expires_at,
-               t.rotated_at, t.rotated_by, t.rotated_client, t.replay_count, t.revoked_at,
-               s.user_id, s.created_by AS session_created_by, s.active_org_id AS session_active_org_id,
-               s.expires_at AS session_expires_at, s.revoked_at AS session_revoked_at, s.refresh_ttl_seconds,
-               u.token_version AS current_token_version, g.global_version AS current_global_version,
-               now() AS transaction_started_at
-        FROM refresh_tokens t
-        JOIN sessions s ON s.id = t.session_id
-        JOIN users u ON u.user_id = s.user_id
-        JOIN global_state g ON g.id = 1
-        WHERE t.token_hash = ${new Uint8Array(input.hash)}
-          AND (${timeout}::text IS NULL OR (set_config('lock_timeout', ${timeout}, true) IS NOT NULL
-                                             AND set_config('statement_timeout', ${timeout}, true) IS NOT NULL))
-        FOR UPDATE OF t
-      ), live AS (
-        SELECT p.* FROM presented p
-        WHERE p.rotated_at IS NULL AND p.revoked_at IS NULL AND p.session_revoked_at IS NULL
-          AND p.session_created_by = ${input.caller}
-          AND (${input.expectedUserId}::text IS NULL OR p.user_id = ${input.expectedUserId})
-          AND (${input.expectedOrgId}::text IS NULL OR p.session_active_org_id = ${input.expectedOrgId})
-          AND p.token_version >= p.current_token_version AND p.global_version >= p.current_global_version
-          AND p.expires_at > p.transaction_started_at AND p.session_expires_at > p.transaction_started_at
-      ), spent AS (
-        -- clock_timestamp(), as in markRotated: a caller whose transaction began before this commit raced it.
-        UPDATE refresh_tokens t SET rotated_at = clock_timestamp(), rotated_by = ${input.caller},
-               rotated_client = ${input.client === null ? null : new Uint8Array(input.client)}
-        FROM live WHERE t.id = live.id
-        RETURNING t.id
-      ), successor AS (
-        INSERT INTO refresh_tokens (id, session_id, parent_id, token_hash, token_version, global_version, issued_at, expires_at)
-        SELECT ${input.successorId}::uuid, live.session_id, live.id, ${new Uint8Array(input.successorHash)},
-               live.token_version, live.global_version, now(),
-               LEAST(now() + make_interval(secs => live.refresh_ttl_seconds), live.session_expires_at)
-        FROM live JOIN spent ON spent.id = live.id
-        RETURNING expires_at
-      ), activity AS (
-        UPDATE sessions s SET last_activity_at = now(), last_ip_address = COALESCE(${input.ipAddress}, s.last_ip_address),
-               active_org_id = CASE WHEN ${input.switchOrg !== null} THEN ${input.switchOrg?.orgId ?? null} ELSE s.active_org_id END
-        FROM live, users u, global_state g
-        WHERE s.id = live.session_id AND u.user_id = s.user_id AND g.id = 1 AND EXISTS (SELECT 1 FROM successor)
-        RETURNING s.*, u.token_version AS user_token_version, u.token_version_reason AS user_token_version_reason,
-                  u.token_version_bumped_at AS user_token_version_bumped_at,
-                  g.global_version AS current_global_version, g.reason AS global_reason, g.bumped_at AS global_bumped_at
-      )
-      SELECT p.*, (SELECT expires_at FROM successor) AS successor_expires_at,
-             -- Versions as text: a restore fence's global version is a Unix time, and JSON numbers are doubles.
-             (SELECT to_jsonb(a) || jsonb_build_object('token_version', a.token_version::text, 'global_version', a.global_version::text,
-                                                       'user_token_version', a.user_token_version::text,
-                                                       'current_global_version', a.current_global_version::text)
-              FROM activity a) AS session
-      FROM presented p`;
+    // The function (migration rotation_function) keeps its plans per connection; see there for why.
+    const rows = await this.db.$queryRaw<(LockedRow & { successor_expires_at: Date | null; session: SessionJsonRow | null })[]>`
+      SELECT o_id AS id, o_session_id AS session_id, o_token_version AS token_version, o_global_version AS global_version,
+             o_expires_at AS expires_at, o_rotated_at AS rotated_at, o_rotated_by AS rotated_by, o_rotated_client AS rotated_client,
+             o_replay_count AS replay_count, o_revoked_at AS revoked_at, o_user_id AS user_id, o_session_created_by AS session_created_by,
+             o_session_active_org_id AS session_active_org_id, o_session_expires_at AS session_expires_at,
+             o_session_revoked_at AS session_revoked_at, o_refresh_ttl_seconds AS refresh_ttl_seconds,
+             o_current_token_version AS current_token_version, o_current_global_version AS current_global_version,
+             o_transaction_started_at AS transaction_started_at, o_successor_expires_at AS successor_expires_at, o_session AS session
+      FROM rotate_refresh_token_if_live(
+        ${new Uint8Array(input.hash)}, ${input.caller}, ${input.client === null ? null : new Uint8Array(input.client)}::bytea,
+        ${input.expectedUserId}::text, ${input.expectedOrgId}::text, ${input.successorId}::uuid, ${new Uint8Array(input.successorHash)},
+        ${input.ipAddress}::text, ${input.switchOrg !== null}, ${input.switchOrg?.orgId ?? null}::text, ${timeout}::text)`;
     const row = rows[0];
     if (row === undefined) return { token: null, rotated: null };
     const token = lockedFromRow(row);
     if (row.session === null || row.successor_expires_at === null) return { token, rotated: null };
-    return { token, rotated: { session: sessionFromSqlRow(sessionSqlFromJson(row.session)), successorExpiresAt: row.successor_expires_at } };
+    // Rotated means live: the versions it was checked against are the current ones, and no bump's reason applies.
+    const session = sessionFromSqlRow({
+      ...sessionSqlFromJson(row.session),
+      user_token_version: token.currentTokenVersion,
+      user_token_version_reason: null,
+      user_token_version_bumped_at: null,
+      current_global_version: token.currentGlobalVersion,
+      global_reason: null,
+      global_bumped_at: null,
+    });
+    return { token, rotated: { session, successorExpiresAt: row.successor_expires_at } };
   }
 
   /** The successor issued when this token was rotated, if it is still live. */
@@ -187,6 +158,17 @@ export class RotationRepository {
   }
 
 }
+
+/** The user's and the global version state a session row is read with. */
+type VersionColumns =
+  | "user_token_version"
+  | "user_token_version_reason"
+  | "user_token_version_bumped_at"
+  | "current_global_version"
+  | "global_reason"
+  | "global_bumped_at";
+/** A sessions row as to_jsonb renders it. */
+type SessionJsonRow = Omit<SessionSqlRow, VersionColumns>;
 
 function lockedFromRow(row: LockedRow): LockedRefreshToken {
   return {
@@ -217,7 +199,7 @@ function lockedFromRow(row: LockedRow): LockedRefreshToken {
  * with the presented token's columns. JSON has no bigint or timestamp: they
  * come back as numbers and strings and are restored here.
  */
-function sessionSqlFromJson(json: SessionSqlRow): SessionSqlRow {
+function sessionSqlFromJson(json: SessionJsonRow): Omit<SessionSqlRow, VersionColumns> {
   const raw = json as unknown as Record<string, unknown>;
   const date = (value: unknown) => (value === null || value === undefined ? null : new Date(String(value)));
   const big = (value: unknown) => BigInt(String(value));
@@ -230,11 +212,7 @@ function sessionSqlFromJson(json: SessionSqlRow): SessionSqlRow {
     expires_at: new Date(String(raw["expires_at"])),
     revoked_at: date(raw["revoked_at"]),
     client_info_erased_at: date(raw["client_info_erased_at"]),
-    user_token_version_bumped_at: date(raw["user_token_version_bumped_at"]),
-    global_bumped_at: date(raw["global_bumped_at"]),
     token_version: big(raw["token_version"]),
     global_version: big(raw["global_version"]),
-    user_token_version: big(raw["user_token_version"]),
-    current_global_version: big(raw["current_global_version"]),
   };
 }
