@@ -6,6 +6,7 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SessionVerifier } from "../../clients/ts/src/index.js";
 import { connectClients, failure } from "../support/clients.js";
+import { callCheck, connectEdge } from "../support/ext-authz-client.js";
 import { has, install, installed, PYTHON, type Toolchain } from "../support/debian-toolchain.js";
 import { freePort } from "../support/free-port.js";
 import { runCli } from "../support/service-process.js";
@@ -84,7 +85,7 @@ describe("interop: stock JWT verifiers fed only the issuer or JWKS URL", () => {
   });
 
   for (const algorithm of ["EdDSA", "ES256", "RS256"] as const) {
-    it(`accept ${algorithm} tokens, a revoked one too, and refuse a forged one; the embedded verifier and VerifyAccessToken refuse the revoked one`, async () => {
+    it(`accept ${algorithm} tokens, a revoked one too, and refuse a forged one; the embedded verifier, VerifyAccessToken and Envoy Check refuse the revoked one`, async () => {
       // The issuer is the side port's own URL, so go-oidc can discover the JWKS from it.
       const httpPort = await freePort();
       const issuer = `http://127.0.0.1:${httpPort}`;
@@ -137,6 +138,15 @@ describe("interop: stock JWT verifiers fed only the issuer or JWKS URL", () => {
           forged: await verifier.verify(forged),
         };
         const served = await failure(clients.token("VerifyAccessToken", { access_token: revoked.token }));
+        // And at the mesh edge: Envoy's ext_authz Check, through a client built from Envoy's own protos.
+        const edge = connectEdge(grpcPort);
+        const edgeAnswer = async (token: string) => {
+          const response = await callCheck(edge, { headers: { authorization: `Bearer ${token}` } });
+          // Envoy answers the client itself only on a denial: its HTTP status, as the enum's name.
+          return { grpc: response.status?.code ?? 0, denied: String(response.denied_response?.status?.code ?? "no, allowed") };
+        };
+        const atEdge = { kept: await edgeAnswer(kept.token), revoked: await edgeAnswer(revoked.token) };
+        edge.close();
         const summary = (verification: Awaited<ReturnType<SessionVerifier["verify"]>>) =>
           verification.valid ? `valid sub=${String(verification.claims.sub)} (${verification.source})` : `refused ${verification.reason} (${verification.source})`;
         console.info(
@@ -145,6 +155,7 @@ describe("interop: stock JWT verifiers fed only the issuer or JWKS URL", () => {
             ...[...outputs].map(([key, line]) => `  ${key}: ${line}`),
             ...Object.entries(embedded).map(([label, verification]) => `  embedded verifier ${label}: ${summary(verification)}`),
             `  VerifyAccessToken revoked: ${served.codeName} / ${served.errorInfo?.reason}`,
+            `  Envoy Check kept: status ${atEdge.kept.grpc}, denied ${atEdge.kept.denied}; revoked: status ${atEdge.revoked.grpc}, denied ${atEdge.revoked.denied}`,
           ].join("\n"),
         );
 
@@ -162,6 +173,7 @@ describe("interop: stock JWT verifiers fed only the issuer or JWKS URL", () => {
           forged: { valid: false, reason: "TOKEN_SIGNATURE_INVALID", source: "local" },
         });
         expect([served.codeName, served.errorInfo?.reason]).toEqual(["UNAUTHENTICATED", "TOKEN_REVOKED"]);
+        expect(atEdge).toEqual({ kept: { grpc: 0, denied: "no, allowed" }, revoked: { grpc: 16, denied: "Unauthorized" } });
       } finally {
         verifier?.close();
         clients.close();
