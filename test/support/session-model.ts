@@ -82,6 +82,19 @@ const userId = (model: Model, user: number) => `${model.run}-user-${user}`;
 const stale = (model: Model, session: SessionM) => session.userVersion < (model.userVersions[session.user] ?? 0) || session.globalVersion < model.globalVersion;
 const live = (model: Model, session: SessionM) => !session.deleted && !session.revoked && !stale(model, session);
 const asCaller = (caller: ModelCaller) => apiKeyMetadata(MODEL_CALLERS[caller]);
+const otherCaller = (caller: ModelCaller): ModelCaller => (caller === "app-a" ? "app-b" : "app-a");
+
+/** An operation on a session by id: it, and the caller presenting it (its owner, or the other one). */
+function sessionTarget(model: Model, index: number, byOwner: boolean): { session: SessionM; caller: ModelCaller } | undefined {
+  const session = pick(model.sessions, index);
+  return session === undefined ? undefined : { session, caller: byOwner ? session.caller : otherCaller(session.caller) };
+}
+
+/** Another caller's session, or a deleted one, does not exist for the caller: exactly the unknown-id answer. */
+function expectUnknownSession(command: object, outcome: Awaited<ReturnType<typeof attempt>>): void {
+  expectThat(!outcome.ok && reasonOf(outcome) === "SESSION_NOT_FOUND", () => `${String(command)}: another caller's or a deleted session answered ${JSON.stringify(outcome)}`);
+}
+
 /** A negative index counts from the newest. */
 const pick = <T>(items: readonly T[], index: number): T | undefined =>
   items.length === 0 ? undefined : items[index < 0 ? Math.max(0, items.length + index) : index % items.length];
@@ -227,7 +240,7 @@ class Refresh implements ModelCommand {
     const token = pick(model.refreshTokens, this.token);
     if (token === undefined) return;
     const session = token.session;
-    const caller: ModelCaller = this.byOwner ? session.caller : session.caller === "app-a" ? "app-b" : "app-a";
+    const caller: ModelCaller = this.byOwner ? session.caller : otherCaller(session.caller);
     const client = CLIENTS[this.client % CLIENTS.length] ?? CLIENTS[0];
     const { graceMs, burstMs } = model.settings;
     if (token.spent && token.rotatedUntil !== undefined && this.timing !== "now") {
@@ -375,12 +388,12 @@ class RevokeSession implements ModelCommand {
   check = (model: Model) => model.sessions.length > 0;
   async run(model: Model, system: ModelSystem): Promise<void> {
     tally("RevokeSession");
-    const session = pick(model.sessions, this.session);
-    if (session === undefined) return;
-    const caller: ModelCaller = this.byOwner ? session.caller : session.caller === "app-a" ? "app-b" : "app-a";
+    const target = sessionTarget(model, this.session, this.byOwner);
+    if (target === undefined) return;
+    const { session, caller } = target;
     const outcome = await attempt(system.clients(this.replica).session("RevokeSession", { session_id: session.id, reason: "logout" }, asCaller(caller)));
     if (!this.byOwner || session.deleted) {
-      expectThat(!outcome.ok && reasonOf(outcome) === "SESSION_NOT_FOUND", () => `${this}: ${JSON.stringify(outcome)}`);
+      expectUnknownSession(this, outcome);
       return;
     }
     expectThat(outcome.ok, () => `${this}: the owner could not revoke: ${JSON.stringify(outcome)}`);
@@ -399,12 +412,12 @@ class GetSession implements ModelCommand {
   check = (model: Model) => model.sessions.length > 0;
   async run(model: Model, system: ModelSystem): Promise<void> {
     tally("GetSession");
-    const session = pick(model.sessions, this.session);
-    if (session === undefined) return;
-    const caller: ModelCaller = this.byOwner ? session.caller : session.caller === "app-a" ? "app-b" : "app-a";
+    const target = sessionTarget(model, this.session, this.byOwner);
+    if (target === undefined) return;
+    const { session, caller } = target;
     const outcome = await attempt(system.clients(this.replica).session("GetSession", { session_id: session.id }, asCaller(caller)));
     if (!this.byOwner || session.deleted) {
-      expectThat(!outcome.ok && reasonOf(outcome) === "SESSION_NOT_FOUND", () => `${this}: another caller's or a deleted session was shown: ${JSON.stringify(outcome)}`);
+      expectUnknownSession(this, outcome);
       return;
     }
     expectThat(outcome.ok, () => `${this}: ${JSON.stringify(outcome)}`);
@@ -425,13 +438,13 @@ class UpdateSession implements ModelCommand {
   check = (model: Model) => model.sessions.length > 0;
   async run(model: Model, system: ModelSystem): Promise<void> {
     tally("UpdateSession");
-    const session = pick(model.sessions, this.session);
-    if (session === undefined) return;
-    const caller: ModelCaller = this.byOwner ? session.caller : session.caller === "app-a" ? "app-b" : "app-a";
+    const target = sessionTarget(model, this.session, this.byOwner);
+    if (target === undefined) return;
+    const { session, caller } = target;
     const org = ORGS[(ORGS.indexOf(session.org as (typeof ORGS)[number]) + 1) % ORGS.length] ?? "";
     const outcome = await attempt(system.clients(this.replica).session("UpdateSession", { session_id: session.id, active_org_id: org, device_name: "model-device" }, asCaller(caller)));
     if (!this.byOwner || session.deleted) {
-      expectThat(!outcome.ok && reasonOf(outcome) === "SESSION_NOT_FOUND", () => `${this}: another caller's or a deleted session was changed: ${JSON.stringify(outcome)}`);
+      expectUnknownSession(this, outcome);
       return;
     }
     if (!live(model, session)) {
