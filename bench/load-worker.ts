@@ -6,8 +6,6 @@ import pg from "pg";
 import protobuf from "protobufjs";
 import { SessionVerifier } from "../clients/ts/src/index.js";
 import { deriveSuccessor, deriveSuccessorV1, hashRefreshToken } from "../src/crypto/refresh-token.js";
-import { openDatabase } from "../src/store/database.js";
-import { Store } from "../src/store/store.js";
 import { services } from "../src/grpc/proto.js";
 import { check, healthClient } from "../test/support/health.js";
 

@@ -133,7 +133,7 @@ async function rotate(deps: Dependencies, caller: Caller, input: RotateInput): P
       if (token.rotatedAt !== null) return spentToken(deps, repos, caller, token, client, input.refreshToken);
       const stale = expiredOrStale(token);
       if (stale !== undefined) return failed(stale);
-      // The statement rotates every live, matching, unexpired token it locked.
+      // The function rotates every live, matching, unexpired token it locked.
       throw new Error("a live token was neither rotated nor refused");
     },
     { deadlineInFirstStatement: true },
@@ -183,7 +183,7 @@ async function spentToken(
   const live = await repos.rotation.liveSuccessor(token.id);
   const decision = decideSpentToken(deps.settings, token, caller, client, live);
   if (decision.kind === "concurrent") {
-    return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
+    return failed(concurrentRefresh());
   }
   if (decision.kind === "replay") {
     // The successor as this release derives it, or as the release that rotated the token did.
@@ -191,7 +191,7 @@ async function spentToken(
       live?.hash.equals(candidate.hash),
     )?.token;
     // Not derivable (a successor drawn at random by an older release's login replay): nothing to hand back, and no theft either.
-    if (successorToken === undefined) return failed(new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result"));
+    if (successorToken === undefined) return failed(concurrentRefresh());
     const stale = expiredOrStale({ ...token, expiresAt: decision.successor.expiresAt });
     if (stale !== undefined) return failed(stale);
     if (decision.counted) await repos.rotation.countReplay(token.id);
@@ -225,6 +225,7 @@ function expiredOrStale(token: Pick<LockedRefreshToken, "expiresAt" | "sessionEx
 }
 
 const failed = (error: DomainError): Outcome => ({ kind: "failed", error });
+const concurrentRefresh = () => new DomainError("CONCURRENT_REFRESH", "another refresh of this token won; use its result");
 const staleVersion = () => new DomainError("VERSION_STALE", "the refresh token was issued before its user's or every token was revoked");
 /** `why` is private: logged, never sent. */
 const unknownToken = (why?: string) =>

@@ -32,14 +32,6 @@ export class RefreshTokenRepository {
     });
   }
 
-  /** The session's one live token (not rotated, not revoked), if any. */
-  async findLive(sessionId: string): Promise<RefreshTokenRecord | null> {
-    return this.db.refreshToken.findFirst({
-      where: { sessionId, rotatedAt: null, revokedAt: null },
-      select: { id: true, sessionId: true, expiresAt: true, rotatedAt: true, revokedAt: true },
-    });
-  }
-
   async findById(id: string): Promise<RefreshTokenRecord | null> {
     return this.db.refreshToken.findUnique({
       where: { id },

@@ -1,6 +1,6 @@
 import type { Prisma } from "./database.js";
 import { sessionFromSqlRow, type SessionRecord, type SessionSqlRow } from "./records.js";
-import type { RemainingTime, TransactionClient } from "./transaction.js";
+import { timeoutSetting, type RemainingTime, type TransactionClient } from "./transaction.js";
 
 type Db = Prisma | TransactionClient;
 
@@ -112,8 +112,7 @@ export class RotationRepository {
     readonly ipAddress: string | null;
     readonly switchOrg: { orgId: string | null } | null;
   }): Promise<{ token: LockedRefreshToken | null; rotated: { session: SessionRecord; successorExpiresAt: Date } | null }> {
-    const remaining = this.remaining();
-    const timeout = remaining === undefined ? null : String(Math.max(1, Math.ceil(remaining)));
+    const timeout = timeoutSetting(this.remaining());
     // The function (migration rotation_function) keeps its plans per connection; see there for why.
     const rows = await this.db.$queryRaw<(LockedRow & { successor_expires_at: Date | null; session: SessionJsonRow | null })[]>`
       SELECT o_id AS id, o_session_id AS session_id, o_token_version AS token_version, o_global_version AS global_version,

@@ -1,5 +1,5 @@
 import type { Prisma as PrismaNamespace } from "../generated/prisma/client.js";
-import type { RemainingTime, TransactionClient } from "./transaction.js";
+import { timeoutSetting, type RemainingTime, type TransactionClient } from "./transaction.js";
 import type { Prisma } from "./database.js";
 import {
   sessionFromSqlRow,
@@ -134,8 +134,7 @@ export class SessionRepository {
     session: Omit<NewSession, "tokenVersion" | "globalVersion">,
     token: { readonly id: string; readonly hash: Buffer; readonly expiresAt: Date },
   ): Promise<SessionRecord> {
-    const remaining = this.remaining();
-    const timeout = remaining === undefined ? null : String(Math.max(1, Math.ceil(remaining)));
+    const timeout = timeoutSetting(this.remaining());
     const rows = await this.db.$queryRaw<SessionSqlRow[]>`
       WITH u AS (
         INSERT INTO users (user_id)

@@ -15,7 +15,12 @@ const MAX_ATTEMPTS = 4;
  * and the transaction rolls back instead of committing after the caller left.
  */
 async function limitStatements(tx: TransactionClient, remaining: number): Promise<void> {
-  await tx.$queryRaw`SELECT set_config('statement_timeout', ${String(Math.max(1, Math.ceil(remaining)))}, true)`;
+  await tx.$queryRaw`SELECT set_config('statement_timeout', ${timeoutSetting(remaining)}, true)`;
+}
+
+/** Milliseconds left as a `statement_timeout`/`lock_timeout` value: whole and never 0, which would mean "none". */
+export function timeoutSetting(remainingMs: number | undefined): string | null {
+  return remainingMs === undefined ? null : String(Math.max(1, Math.ceil(remainingMs)));
 }
 
 /** Milliseconds the caller still waits, or undefined when it set no deadline. */
