@@ -2,7 +2,7 @@
 // worker threads, beside its floors, in one run, so the numbers are read as
 // ratios on a shared, noisy machine. Starts its own PostgreSQL and servers,
 // the servers as the image runs them: compiled (`npm run build`, run first),
-// with the image's memory settings (MALLOC_ARENA_MAX, NODE_OPTIONS).
+// with the image's memory settings (MALLOC_* and NODE_OPTIONS).
 //
 //   BENCH_SECONDS=8 BENCH_CONCURRENCY=16 BENCH_WORKERS=2 BENCH_STEADY_SECONDS=60 npm run bench
 //   BENCH_ROUNDS=3            the scenarios the targets compare (no-op floor, the two rotation
@@ -39,7 +39,7 @@ const only = (process.env["BENCH_ONLY"] ?? "").split(";").map((word) => word.tri
 const profileDir = process.env["BENCH_PROFILE"];
 const image = imageEnv(await readDockerfile("Dockerfile"));
 const serverEnv: Record<string, string> = {
-  ...Object.fromEntries(["MALLOC_ARENA_MAX", "NODE_OPTIONS"].filter((name) => image[name] !== undefined).map((name) => [name, image[name] as string])),
+  ...Object.fromEntries(Object.entries(image).filter(([name]) => name.startsWith("MALLOC_") || name === "NODE_OPTIONS")),
   ...(JSON.parse(process.env["BENCH_SERVER_ENV"] ?? "{}") as Record<string, string>),
 };
 const serverNodeArgs = (process.env["BENCH_SERVER_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
