@@ -1,4 +1,3 @@
-import * as grpc from "@grpc/grpc-js";
 import type { JWK, JWTPayload } from "jose";
 import { RESERVED_CLAIMS } from "../crypto/access-token.js";
 import type { Dependencies } from "../domain/dependencies.js";

@@ -1,6 +1,3 @@
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import pg from "pg";
 import { query } from "../support/sql.js";
 import { afterEach, describe, expect, inject, it } from "vitest";
